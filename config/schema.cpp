@@ -1,0 +1,220 @@
+// Section by section reading of proxy.yaml; see schema.hpp and proxy.yaml.example.
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "config/address.hpp"
+#include "config/units.hpp"
+
+namespace spliceproxy::config {
+namespace {
+
+constexpr Duration kMinDuration{1};
+constexpr Duration kMaxConnectTimeout = std::chrono::hours(1);
+constexpr std::size_t kMinPipeSize = std::size_t{4} << 10;
+constexpr std::size_t kMaxPipeSize = std::size_t{1} << 30;
+
+// Name and line of the first definition of each name, to report duplicates.
+using FirstSeen = std::map<std::string, int>;
+
+// A listener or backend name: one or more of [A-Za-z0-9_.-].
+Parsed<std::string> parse_name(std::string_view text) {
+  const bool valid = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+  if (!valid) return Parsed<std::string>::error("a name made of letters, digits, '_', '.' and '-'");
+  return Parsed<std::string>::ok(std::string(text));
+}
+
+// Reads `node` as a name that `seen` does not hold yet, and records it.
+std::string parse_unique_name(const YamlNode& node, std::string_view kind, FirstSeen& seen) {
+  std::string name = node.parse(parse_name);
+  const auto [first, inserted] = seen.emplace(name, node.line());
+  if (!inserted) {
+    node.fail(fmt::format("duplicate {} name {}, first defined at line {}", kind, quoted(name),
+                          first->second));
+  }
+  return name;
+}
+
+// The enumerator of `values` whose to_string() is the node's text; throws "expected one
+// of ..." listing them all when there is none.
+template <typename Enum, std::size_t N>
+Enum parse_enum(const YamlNode& node, const Enum (&values)[N]) {
+  std::vector<std::string_view> names;
+  for (Enum value : values) {
+    if (node.text() == to_string(value)) return value;
+    names.push_back(to_string(value));
+  }
+  node.fail_expected(fmt::format("one of {}", fmt::join(names, ", ")));
+}
+
+// `workers: auto`: one per core, within [1, kMaxWorkers] (hardware_concurrency() may be 0).
+unsigned auto_workers() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, kMaxWorkers);
+}
+
+// `workers`: an integer from 1 to kMaxWorkers, or "auto".
+unsigned parse_workers(const YamlNode& node) {
+  if (node.text() == "auto") return auto_workers();
+  const auto count = parse_unsigned(node.text());
+  if (!count || *count < 1 || *count > kMaxWorkers) {
+    node.fail_expected(fmt::format("an integer from 1 to {} or \"auto\"", kMaxWorkers));
+  }
+  return static_cast<unsigned>(*count);
+}
+
+// The `log` map; absent keys keep LogSettings' defaults. Same contract for the other
+// parse_<section> functions below.
+LogSettings parse_log(const YamlNode& node) {
+  node.expect_map({"level"});
+  LogSettings log;
+  if (auto level = node.find("level")) {
+    static constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn,
+                                           LogLevel::error};
+    log.level = parse_enum(*level, kLevels);
+  }
+  return log;
+}
+
+SpliceSettings parse_splice(const YamlNode& node) {
+  node.expect_map({"mode", "pipe_size"});
+  SpliceSettings splice;
+  if (auto mode = node.find("mode")) {
+    static constexpr SpliceMode kModes[] = {SpliceMode::splice, SpliceMode::copy};
+    splice.mode = parse_enum(*mode, kModes);
+  }
+  if (auto pipe_size = node.find("pipe_size")) {
+    splice.pipe_size = pipe_size->parse(parse_size);
+    if (splice.pipe_size < kMinPipeSize || splice.pipe_size > kMaxPipeSize) {
+      pipe_size->fail_expected(fmt::format("a size from {} to {}", format_size(kMinPipeSize),
+                                           format_size(kMaxPipeSize)));
+    }
+  }
+  return splice;
+}
+
+// A duration within [min, max]; `max` zero means no upper bound.
+Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
+  const Duration value = node.parse(parse_duration);
+  if (value < min || (max.count() != 0 && value > max)) {
+    node.fail_expected(
+        max.count() == 0
+            ? fmt::format("a duration of at least {}", format_duration(min))
+            : fmt::format("a duration from {} to {}", format_duration(min), format_duration(max)));
+  }
+  return value;
+}
+
+Timeouts parse_timeouts(const YamlNode& node) {
+  node.expect_map({"connect", "idle"});
+  Timeouts timeouts;
+  if (auto connect = node.find("connect")) {
+    timeouts.connect = parse_duration_in(*connect, kMinDuration, kMaxConnectTimeout);
+  }
+  if (auto idle = node.find("idle")) timeouts.idle = parse_duration_in(*idle, kMinDuration, {});
+  return timeouts;
+}
+
+// One item of `backends`; its name must not be in `names` yet and is added to it.
+Backend parse_backend(const YamlNode& node, FirstSeen& names) {
+  node.expect_map({"name", "servers"});
+  Backend backend;
+  backend.name = parse_unique_name(node.at("name"), "backend", names);
+  for (const YamlNode& item : node.at("servers").items("server")) {
+    item.expect_map({"address"});
+    const auto parse = [](std::string_view text) { return parse_address(text, PortZero::refused); };
+    backend.servers.push_back(Server{item.at("address").parse(parse)});
+  }
+  return backend;
+}
+
+// The backend name `node` holds, which must be one of `backends`.
+std::string parse_backend_ref(const YamlNode& node, const std::vector<Backend>& backends) {
+  std::vector<std::string_view> known;
+  for (const Backend& backend : backends) {
+    if (node.text() == backend.name) return backend.name;
+    known.push_back(backend.name);
+  }
+  node.fail_expected(fmt::format("the name of a backend (one of: {})", fmt::join(known, ", ")));
+}
+
+// Listen addresses already taken, with the listener that took them, to refuse a
+// second bind to the same address (port 0 binds anywhere, so it never clashes).
+using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
+
+// One item of `listeners`: its name must be new to `names`, its listen address (unless port
+// 0) new to `taken`; records both. `backend` is left empty: its node is appended to
+// `backend_refs`, to be resolved once the backends are known.
+Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
+                        std::vector<YamlNode>& backend_refs) {
+  node.expect_map({"name", "listen", "backend", "timeouts"});
+  Listener listener;
+  listener.name = parse_unique_name(node.at("name"), "listener", names);
+  const YamlNode listen = node.at("listen");
+  const auto parse = [](std::string_view text) { return parse_address(text, PortZero::allowed); };
+  listener.listen = listen.parse(parse);
+  if (listener.listen.port != 0) {
+    const auto [first, inserted] =
+        taken.emplace(listener.listen.to_string(), std::pair{listener.name, listen.line()});
+    if (!inserted) {
+      listen.fail(fmt::format("address {} is already used by listener {} at line {}", first->first,
+                              quoted(first->second.first), first->second.second));
+    }
+  }
+  backend_refs.push_back(node.at("backend"));
+  if (auto timeouts = node.find("timeouts")) listener.timeouts = parse_timeouts(*timeouts);
+  return listener;
+}
+
+// The `listeners` list, with backends unresolved (see parse_listener).
+std::vector<Listener> parse_listeners(const YamlNode& node, std::vector<YamlNode>& backend_refs) {
+  std::vector<Listener> listeners;
+  FirstSeen names;
+  TakenAddresses taken;
+  for (const YamlNode& item : node.items("listener")) {
+    listeners.push_back(parse_listener(item, names, taken, backend_refs));
+  }
+  return listeners;
+}
+
+// The `backends` list.
+std::vector<Backend> parse_backends(const YamlNode& node) {
+  std::vector<Backend> backends;
+  FirstSeen names;
+  for (const YamlNode& item : node.items("backend"))
+    backends.push_back(parse_backend(item, names));
+  return backends;
+}
+
+}  // namespace
+
+Config parse_config(const YamlNode& root) {
+  root.expect_map({"workers", "log", "splice", "listeners", "backends"});
+  Config config;
+  if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
+  if (auto log = root.find("log")) config.log = parse_log(*log);
+  if (auto splice = root.find("splice")) config.splice = parse_splice(*splice);
+  std::vector<YamlNode> backend_refs;  // listeners[i].backend
+  if (auto listeners = root.find("listeners")) {
+    config.listeners = parse_listeners(*listeners, backend_refs);
+  }
+  if (auto backends = root.find("backends")) config.backends = parse_backends(*backends);
+  // Missing sections after the present ones' contents: a typo inside a listener is a
+  // better first message than "missing backends" when both are wrong.
+  root.at("listeners");
+  root.at("backends");
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    config.listeners[i].backend = parse_backend_ref(backend_refs[i], config.backends);
+  }
+  return config;
+}
+
+}  // namespace spliceproxy::config

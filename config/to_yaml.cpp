@@ -1,0 +1,81 @@
+// to_yaml: the effective configuration printed back as YAML, in the layout of
+// proxy.yaml.example, with durations and sizes in their largest exact unit.
+#include "config/config.hpp"
+
+#include <iterator>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "config/units.hpp"
+
+namespace spliceproxy::config {
+namespace {
+
+bool is_plain_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == ':' || c == '-';
+}
+
+// `text` as a YAML scalar that reads back as the same string: plain when that is
+// unambiguous (names, IPv4 addresses), double-quoted otherwise ("[::1]:80", "null").
+std::string scalar(std::string_view text) {
+  const bool plain = !text.empty() && is_plain_char(text.front()) && text.front() != '-' &&
+                     text.front() != '.' && text.front() != ':' && text.back() != ':' &&
+                     text != "null" && text != "Null" && text != "NULL" &&
+                     text.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_.:-") == std::string_view::npos;
+  if (plain) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+void append_listener(std::string& out, const Listener& listener) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "  - name: {}\n", scalar(listener.name));
+  fmt::format_to(it, "    listen: {}\n", scalar(listener.listen.to_string()));
+  fmt::format_to(it, "    backend: {}\n", scalar(listener.backend));
+  fmt::format_to(it, "    timeouts:\n");
+  fmt::format_to(it, "      connect: {}\n", format_duration(listener.timeouts.connect));
+  fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
+}
+
+void append_backend(std::string& out, const Backend& backend) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "  - name: {}\n", scalar(backend.name));
+  fmt::format_to(it, "    servers:\n");
+  for (const Server& server : backend.servers) {
+    fmt::format_to(it, "      - address: {}\n", scalar(server.address.to_string()));
+  }
+}
+
+}  // namespace
+
+std::string to_yaml(const Config& config) {
+  std::string out = "# Effective configuration: every default filled in.\n";
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "workers: {}\n", config.workers);
+  fmt::format_to(it, "log:\n  level: {}\n", to_string(config.log.level));
+  fmt::format_to(it, "splice:\n  mode: {}\n  pipe_size: {}\n", to_string(config.splice.mode),
+                 format_size(config.splice.pipe_size));
+  out += "listeners:\n";
+  for (const Listener& listener : config.listeners)
+    append_listener(out, listener);
+  out += "backends:\n";
+  for (const Backend& backend : config.backends)
+    append_backend(out, backend);
+  return out;
+}
+
+}  // namespace spliceproxy::config

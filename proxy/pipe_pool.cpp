@@ -1,0 +1,31 @@
+// PipePool: reuse of empty pipes.
+#include "proxy/pipe_pool.hpp"
+
+namespace spliceproxy {
+
+PipePool::PipePool(std::size_t pipe_size, std::size_t max_idle, Stats& stats)
+    : pipe_size_(pipe_size), max_idle_(max_idle), stats_(stats) {
+  idle_.reserve(max_idle);
+}
+
+std::optional<Pipe> PipePool::acquire() {
+  if (!idle_.empty()) {
+    Pipe pipe = std::move(idle_.back());
+    idle_.pop_back();
+    ++in_use_;
+    return pipe;
+  }
+  auto pipe = Pipe::create(pipe_size_);
+  if (!pipe) return std::nullopt;
+  stats_.add(Counter::pipes_created_total);
+  ++in_use_;
+  return pipe;
+}
+
+void PipePool::release(Pipe pipe, std::size_t bytes_in_pipe) {
+  --in_use_;
+  if (bytes_in_pipe == 0 && idle_.size() < max_idle_) idle_.push_back(std::move(pipe));
+  // else: `pipe` goes out of scope here and both ends are closed.
+}
+
+}  // namespace spliceproxy

@@ -1,0 +1,76 @@
+// Server: start-up checks, listeners, signals.
+#include "proxy/server.hpp"
+
+#include <csignal>
+#include <fstream>
+
+#include "proxy/log.hpp"
+#include "proxy/pipe.hpp"
+
+namespace spliceproxy {
+namespace {
+
+std::string read_proc_value(const char* path) {
+  std::ifstream in(path);
+  std::string value;
+  in >> value;
+  return value.empty() ? "?" : value;
+}
+
+}  // namespace
+
+Server::Server(config::ConfigPtr config)
+    : config_(std::move(config)), io_(1), signals_(io_), worker_(io_, config_->splice) {}
+
+void Server::open() {
+  if (config_->workers != 1)
+    log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
+  log_pipe_limits();
+  for (const auto& listener : config_->listeners) {
+    auto opened = std::make_unique<Listener>(worker_, config_, listener);
+    opened->open();
+    log::info("listener {} listening on {} -> backend {}", opened->name(), opened->local_address(),
+              listener.backend);
+    listeners_.push_back(std::move(opened));
+  }
+}
+
+// The kernel may grant less than asked (pipe-max-size, or the per-user budget of
+// pipe-user-pages-soft pages once exceeded); say so once at start.
+void Server::log_pipe_limits() const {
+  const std::size_t wanted = config_->splice.pipe_size;
+  const auto probe = Pipe::create(wanted);
+  const std::size_t granted = probe ? probe->capacity() : 0;
+  const auto level = granted < wanted ? log::Level::warn : log::Level::info;
+  log::at(level,
+          "splice mode {}: pipe size asked {} B, granted {} B (pipe-max-size {}, "
+          "pipe-user-pages-soft {})",
+          config::to_string(config_->splice.mode), wanted, granted,
+          read_proc_value("/proc/sys/fs/pipe-max-size"),
+          read_proc_value("/proc/sys/fs/pipe-user-pages-soft"));
+}
+
+void Server::run() {
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::info("signal {} received: closing listeners and sessions", signal);
+    stop();
+  });
+  for (auto& listener : listeners_)
+    listener->start();
+  io_.run();
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  for (auto& listener : listeners_)
+    listener->close();
+  worker_.stop_all_sessions();
+}
+
+}  // namespace spliceproxy

@@ -1,0 +1,144 @@
+// Session: connect, two channels, one deadline timer, and the decision when it is over.
+#include "proxy/session.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <boost/asio/socket_base.hpp>
+#include <cstring>
+
+#include "proxy/log.hpp"
+#include "proxy/worker.hpp"
+
+namespace spliceproxy {
+namespace {
+
+// Non-blocking for splice (SPLICE_F_NONBLOCK covers only the pipe end); no Nagle delay on
+// small request/response messages. Errors are ignored: they show up on the first syscall.
+void prepare(Socket& socket) {
+  boost::system::error_code ignored;
+  socket.native_non_blocking(true, ignored);
+  if (socket.local_endpoint(ignored).protocol().family() != AF_UNIX) {
+    const int one = 1;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+}
+
+// Closes a socket; with `reset`, as an RST (SO_LINGER 0) so the peer sees an abort.
+void close_socket(Socket& socket, bool reset) {
+  boost::system::error_code ignored;
+  if (!socket.is_open()) return;
+  if (reset) socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
+
+}  // namespace
+
+Session::Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener,
+                 Socket client, std::uint64_t id)
+    : worker_(worker),
+      config_(std::move(config)),
+      listener_(listener),
+      client_(std::move(client)),
+      backend_(worker.io()),
+      timer_(worker.io()),
+      id_(id) {}
+
+void Session::start(const net::Endpoint& server) {
+  prepare(client_);
+  backend_name_ = net::to_string(server);
+  worker_.stats().add(Counter::connect_attempts_total);
+  arm_timer(started_ + listener_.timeouts.connect);
+  backend_.async_connect(server, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->on_connect(ec);
+  });
+}
+
+void Session::on_connect(const boost::system::error_code& ec) {
+  if (stopped_) return;
+  if (ec) {
+    error_ = ec.value();
+    worker_.stats().add(Counter::connect_failures_total);
+    return stop(CloseReason::connect_failed);
+  }
+  connected_ = true;
+  connected_at_ = Clock::now();
+  prepare(backend_);
+  const ChannelMode mode = channel_mode();
+  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode,
+                      ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
+  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode,
+                     ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
+  arm_timer(connected_at_ + listener_.timeouts.idle);
+  to_backend_->start();
+  if (!stopped_) to_client_->start();
+}
+
+ChannelMode Session::channel_mode() const {
+  return config_->splice.mode == config::SpliceMode::copy ? ChannelMode::copy : ChannelMode::splice;
+}
+
+void Session::arm_timer(Clock::time_point deadline) {
+  timer_.expires_at(deadline);
+  timer_.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
+}
+
+// Connecting: the connect deadline passed. Forwarding: re-arm to the last progress plus the
+// idle timeout, so progress itself never touches the timer.
+void Session::on_timer(const boost::system::error_code& ec) {
+  if (ec || stopped_) return;
+  if (!connected_) {
+    worker_.stats().add(Counter::connect_failures_total);
+    error_ = ETIMEDOUT;
+    return stop(CloseReason::connect_timeout);
+  }
+  const Clock::time_point last =
+      std::max({connected_at_, to_backend_->last_progress(), to_client_->last_progress()});
+  const Clock::time_point deadline = last + listener_.timeouts.idle;
+  if (Clock::now() >= deadline) return stop(CloseReason::idle_timeout);
+  arm_timer(deadline);
+}
+
+void Session::on_channel_end(SpliceChannel& channel) {
+  if (stopped_) return;
+  if (channel.state() == SpliceChannel::State::failed) {
+    error_ = channel.error();
+    return stop(reason_for_failure(channel));
+  }
+  if (to_backend_->state() == SpliceChannel::State::done &&
+      to_client_->state() == SpliceChannel::State::done)
+    stop(CloseReason::completed);
+}
+
+CloseReason Session::reason_for_failure(const SpliceChannel& channel) const {
+  const bool source = channel.failed_side() == SpliceChannel::Side::source;
+  const bool from_client = channel.direction() == Direction::client_to_backend;
+  return source == from_client ? CloseReason::client_error : CloseReason::backend_error;
+}
+
+void Session::stop(CloseReason reason) {
+  if (stopped_) return;
+  stopped_ = true;
+  auto self = shared_from_this();  // the registry may hold the last reference
+  if (to_backend_) to_backend_->stop();
+  if (to_client_) to_client_->stop();
+  timer_.cancel();
+  const bool reset = reason != CloseReason::completed;
+  close_socket(client_, reset);
+  close_socket(backend_, reset);
+  worker_.stats().count_close(reason);
+  worker_.remove(id_);
+  if (log::enabled(log::Level::debug)) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
+    log::debug(
+        "session {} listener {} backend {} closed: {}{}{} after {} ms, {} B to backend, {} B to "
+        "client",
+        id_, listener_.name, backend_name_, to_string(reason), error_ ? ": " : "",
+        error_ ? std::strerror(error_) : "", ms.count(),
+        to_backend_ ? to_backend_->bytes_forwarded() : 0,
+        to_client_ ? to_client_->bytes_forwarded() : 0);
+  }
+}
+
+}  // namespace spliceproxy

@@ -1,0 +1,72 @@
+// Stats: the counters of one worker. All counters of the proxy are listed once, in the
+// X-macro below; a worker increments its own Stats without locks and they are summed when
+// reported.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace spliceproxy {
+
+// X(name, help)
+#define SPLICEPROXY_COUNTERS(X)                                                        \
+  X(sessions_accepted_total, "Client connections accepted")                            \
+  X(connect_attempts_total, "Connections attempted to backend servers")                \
+  X(connect_failures_total, "Backend connections refused, failed or timed out")        \
+  X(bytes_client_to_backend_total, "Payload bytes forwarded from clients to backends") \
+  X(bytes_backend_to_client_total, "Payload bytes forwarded from backends to clients") \
+  X(bytes_spliced_total, "Payload bytes moved through pipes with splice(2)")           \
+  X(bytes_copied_total, "Payload bytes moved through a user-space buffer")             \
+  X(splice_fallbacks_total, "Channels that fell back from splice to copying")          \
+  X(pipes_created_total, "Pipes created for the pipe pool")                            \
+  X(accept_errors_total, "Failed accept(2) calls")
+
+// Why a session ended. X(name)
+#define SPLICEPROXY_CLOSE_REASONS(X) \
+  X(completed)                       \
+  X(connect_failed)                  \
+  X(connect_timeout)                 \
+  X(idle_timeout)                    \
+  X(client_error)                    \
+  X(backend_error)                   \
+  X(shutdown)
+
+enum class Counter {
+#define SPLICEPROXY_ENUM(name, help) name,
+  SPLICEPROXY_COUNTERS(SPLICEPROXY_ENUM)
+#undef SPLICEPROXY_ENUM
+      count
+};
+
+enum class CloseReason {
+#define SPLICEPROXY_ENUM(name) name,
+  SPLICEPROXY_CLOSE_REASONS(SPLICEPROXY_ENUM)
+#undef SPLICEPROXY_ENUM
+      count
+};
+
+std::string_view to_string(Counter counter);
+std::string_view to_string(CloseReason reason);
+
+struct Stats {
+  std::array<std::uint64_t, static_cast<std::size_t>(Counter::count)> counters{};
+  std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::count)> sessions_closed{};
+
+  void add(Counter counter, std::uint64_t n = 1) {
+    counters[static_cast<std::size_t>(counter)] += n;
+  }
+  std::uint64_t get(Counter counter) const { return counters[static_cast<std::size_t>(counter)]; }
+  void count_close(CloseReason reason) { ++sessions_closed[static_cast<std::size_t>(reason)]; }
+  std::uint64_t closed(CloseReason reason) const {
+    return sessions_closed[static_cast<std::size_t>(reason)];
+  }
+
+  Stats& operator+=(const Stats& other);
+
+  // One line of `name=value` pairs, closes as `sessions_closed_total{reason="..."}=N`.
+  std::string summary() const;
+};
+
+}  // namespace spliceproxy

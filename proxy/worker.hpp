@@ -1,0 +1,46 @@
+// Worker: what one reactor thread owns — its io_context, pipe pool, counters and the
+// sessions living on it. A session lives and dies on one worker: nothing here is locked.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "config/config.hpp"
+#include "proxy/pipe_pool.hpp"
+#include "proxy/stats.hpp"
+
+namespace spliceproxy {
+
+class Session;
+
+class Worker {
+ public:
+  // Pipes kept for reuse when idle.
+  static constexpr std::size_t kMaxIdlePipes = 64;
+
+  Worker(boost::asio::io_context& io, const config::SpliceSettings& splice);
+
+  boost::asio::io_context& io() { return io_; }
+  PipePool& pipes() { return pipes_; }
+  Stats& stats() { return stats_; }
+  const Stats& stats() const { return stats_; }
+
+  std::uint64_t next_session_id() { return ++last_session_id_; }
+  void add(std::uint64_t id, std::shared_ptr<Session> session);
+  void remove(std::uint64_t id);
+  std::size_t active_sessions() const { return sessions_.size(); }
+
+  // Closes every live session (at shutdown).
+  void stop_all_sessions();
+
+ private:
+  boost::asio::io_context& io_;
+  Stats stats_;
+  PipePool pipes_;
+  std::uint64_t last_session_id_ = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace spliceproxy

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages spliceproxy needs, and only those that are missing.
+#   tools/deps.sh          what building and running need
+#   tools/deps.sh --test   also what the test suites need
+# Shared by tools/run.sh, tools/test.sh and the Dockerfile's build stage.
+set -euo pipefail
+
+packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(googletest libgtest-dev libssl-dev)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "deps.sh: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

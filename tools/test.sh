@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit and integration suites in a
+# release build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build.
+#   tools/test.sh [ctest args...]     e.g. tools/test.sh -R Forwarding
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/deps.sh --test
+
+run_suite() {
+  local kind=$1
+  shift
+  echo "== $kind build"
+  tools/build.sh "$kind"
+  echo "== $kind tests"
+  # Unit tests in parallel; integration tests one at a time, as they move hundreds of MiB.
+  ctest --test-dir "build/$kind" --output-on-failure -L unit -j "$(nproc)" "$@"
+  ctest --test-dir "build/$kind" --output-on-failure -L integration "$@"
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite release "$@"
+run_suite asan "$@"
+echo "tools/test.sh: all suites passed"
