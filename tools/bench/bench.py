@@ -1,0 +1,694 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of spliceproxy against HAProxy, nginx stream and socat.
+
+Started by tools/bench/run.sh (which installs the packages, builds the C++ tools and sets
+the environment); see tools/bench/README.md. Python only orchestrates and parses: the
+measured traffic comes from iperf3 and tools/loadgen.cpp against tools/echo_server.cpp.
+
+Every contender runs for the whole benchmark, one process (or master + one worker) each,
+on its own loopback ports, forwarding to one iperf3 server port and one echo server port.
+Within each scenario the contenders run interleaved (A B C ... A B C ...). Only processes
+started here are stopped, by PID, at the end or on any error.
+"""
+import json
+import os
+import resource
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HOST = "127.0.0.1"
+ENV = os.environ
+QUICK = ENV.get("QUICK", "0") == "1"
+
+
+def env_num(name, default, quick, kind=float):
+    return kind(ENV.get(name, quick if QUICK else default))
+
+
+RUNS = env_num("RUNS", 3, 1, int)
+BULK_SECONDS = env_num("BULK_SECONDS", 4, 2)
+RR_SECONDS = env_num("RR_SECONDS", 2, 1)
+CONNRATE_SECONDS = env_num("CONNRATE_SECONDS", 3, 1)
+WARMUP = env_num("WARMUP", 0.5, 0.3)
+IDLE_CONNS = env_num("IDLE_CONNS", 9500, 2000, int)
+SOCAT_IDLE_CONNS = env_num("SOCAT_IDLE_CONNS", 1000, 300, int)
+STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
+RR_SIZES = [int(x) for x in ENV.get("RR_SIZES", "64,4096").split(",")]
+RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").split(",")]
+CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
+PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
+ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
+SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace").split(",") if x]
+PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
+OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
+BIN = ENV.get("BIN_DIR", os.path.join(ROOT, "build", "release"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Descriptor budget: each idle connection costs the proxy two descriptors, and the proxies'
+# connection limits are sized so that the idle test fits under the hard RLIMIT_NOFILE.
+HARD_NOFILE = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 20)
+MAXCONN = max(IDLE_CONNS, SOCAT_IDLE_CONNS) + 100
+HAPROXY_MAXPIPES = max(64, min(4096, (HARD_NOFILE - 2 * MAXCONN - 100) // 2))
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+PROXY_CPUS = ["taskset", "-c", "0"] if PIN else []
+LOAD_CPUS = ["taskset", "-c", "1"] if PIN else []
+ANCHORS = ["haproxy-splice", "haproxy-splice-auto", "haproxy-nosplice", "nginx-stream", "socat"]
+
+started = []  # every Popen this script started, stopped by PID in cleanup()
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def spawn(argv, cpus, **kw):
+    """Starts argv (pinned with taskset when asked) and remembers it for cleanup."""
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    kw.setdefault("stderr", subprocess.DEVNULL)
+    p = subprocess.Popen(cpus + argv, **kw)
+    started.append(p)
+    return p
+
+
+def children(pid):
+    """Live descendants of pid, read from /proc/PID/task/*/children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+                out += kids
+                todo += kids
+        except OSError:
+            pass
+    return out
+
+
+def stop(p):
+    """SIGTERM, 5 s grace, SIGKILL; then the same for descendants still alive (socat forks)."""
+    kids = children(p.pid)
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            log(f"pid {p.pid} ignored SIGTERM for 5 s: SIGKILL")
+            p.kill()
+            p.wait()
+    for k in kids:
+        try:
+            os.kill(k, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def cleanup():
+    for p in reversed(started):
+        stop(p)
+    started.clear()
+
+
+def port_free(port):
+    import socket
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait_listening(port, proc, what, seconds=10):
+    import socket
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} at start")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} is not listening on {HOST}:{port} after {seconds} s")
+
+
+# ------------------------------------------------------------------ process accounting
+def proc_tree(pids):
+    out = []
+    for pid in pids:
+        out += [pid] + children(pid)
+    return out
+
+
+def cpu_ticks(pids):
+    """utime+stime+cutime+cstime over pids and their live descendants."""
+    total = 0
+    for pid in proc_tree(pids):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def rss_and_fds(pids):
+    """Sum of VmRSS (KiB) and open descriptors over pids and their live descendants."""
+    rss = fds = 0
+    for pid in proc_tree(pids):
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                rss += int(f.read().split()[1]) * PAGE_KIB
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            pass
+    return rss, fds
+
+
+# ------------------------------------------------------------------ contenders
+class Contender:
+    """A proxy (or none, for direct) with two listeners: iperf3 and echo."""
+
+    def __init__(self, name, index, kind, work):
+        self.name, self.kind, self.work = name, kind, work
+        self.ports = {"iperf": PORT_BASE + 10 + 10 * index, "echo": PORT_BASE + 11 + 10 * index}
+        self.procs = []
+
+    def port(self, service):
+        return BACKEND_PORTS[service] if self.kind == "direct" else self.ports[service]
+
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def alive(self):
+        return all(p.poll() is None for p in self.procs)
+
+    def start(self):
+        if self.kind == "direct":
+            return
+        getattr(self, "_start_" + self.kind)()
+        for service, port in self.ports.items():
+            wait_listening(port, self.procs[0], f"{self.name} ({service})")
+
+    def _file(self, name, text):
+        path = os.path.join(self.work, f"{self.name}.{name}")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def _log(self):
+        return open(os.path.join(self.work, f"{self.name}.log"), "w")
+
+    def _start_spliceproxy(self):
+        mode = "copy" if self.name.endswith("copy") else "splice"
+        text = f"workers: 1\nlog:\n  level: warn\nsplice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
+        text += "listeners:\n"
+        for s in ("iperf", "echo"):
+            text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"
+                     "    timeouts:\n      connect: 5s\n      idle: 10m\n")
+        text += "backends:\n"
+        for s in ("iperf", "echo"):
+            text += f"  - name: {s}\n    servers:\n      - address: {HOST}:{BACKEND_PORTS[s]}\n"
+        cfg = self._file("yaml", text)
+        self.procs.append(spawn([os.path.join(BIN, "spliceproxy"), "-c", cfg], PROXY_CPUS,
+                                stderr=self._log()))
+
+    def _start_haproxy(self):
+        variant = self.name.split("-", 1)[1]
+        # maxsock = 2 x maxconn + 2 x maxpipes + listeners must fit under HARD_NOFILE.
+        glob = ["nbthread 1", f"maxconn {MAXCONN}", f"maxpipes {HAPROXY_MAXPIPES}"]
+        glob += ["nosplice"] if variant == "nosplice" else ["tune.pipesize 1048576"]
+        opts = {"splice": ["option splice-request", "option splice-response"],
+                "splice-auto": ["option splice-auto"], "nosplice": []}[variant]
+        text = "global\n" + "".join(f"  {g}\n" for g in glob)
+        text += (f"defaults\n  mode tcp\n  maxconn {MAXCONN}\n  timeout connect 5s\n"
+                 "  timeout client 10m\n  timeout server 10m\n")
+        text += "".join(f"  {o}\n" for o in opts)
+        for s in ("iperf", "echo"):
+            text += (f"listen {s}\n  bind {HOST}:{self.ports[s]}\n"
+                     f"  server {s}1 {HOST}:{BACKEND_PORTS[s]}\n")
+        cfg = self._file("cfg", text)
+        subprocess.run(["haproxy", "-c", "-q", "-f", cfg], check=True, timeout=10)
+        self.procs.append(spawn(["haproxy", "-db", "-f", cfg], PROXY_CPUS, stderr=self._log()))
+
+    def _start_nginx(self):
+        text = (f"load_module {NGINX_STREAM_MODULE};\nworker_processes 1;\n"
+                f"worker_rlimit_nofile {HARD_NOFILE};\npid {self.work}/nginx.pid;\n"
+                f"error_log {self.work}/nginx-error.log warn;\n"
+                f"events {{ worker_connections {2 * MAXCONN}; }}\nstream {{\n")
+        for s in ("iperf", "echo"):
+            text += (f"  server {{ listen {HOST}:{self.ports[s]} backlog=4096; "
+                     f"proxy_pass {HOST}:{BACKEND_PORTS[s]}; proxy_timeout 10m; }}\n")
+        text += "}\n"
+        cfg = self._file("conf", text)
+        base = ["nginx", "-p", self.work, "-e", f"{self.work}/nginx-error.log", "-c", cfg]
+        subprocess.run(base + ["-t", "-q"], check=True, timeout=10)
+        self.procs.append(spawn(base + ["-g", "daemon off;"], PROXY_CPUS, stderr=self._log()))
+
+    def _start_socat(self):
+        for s in ("iperf", "echo"):
+            self.procs.append(spawn(
+                ["socat", f"TCP-LISTEN:{self.ports[s]},bind={HOST},reuseaddr,fork,backlog=4096",
+                 f"TCP:{HOST}:{BACKEND_PORTS[s]},nodelay"], PROXY_CPUS, stderr=self._log()))
+
+
+CONTENDER_KINDS = [
+    ("direct", "direct"),
+    ("spliceproxy-splice", "spliceproxy"),
+    ("spliceproxy-copy", "spliceproxy"),
+    ("haproxy-splice", "haproxy"),
+    ("haproxy-splice-auto", "haproxy"),
+    ("haproxy-nosplice", "haproxy"),
+    ("nginx-stream", "nginx"),
+    ("socat", "socat"),
+]
+BACKEND_PORTS = {"iperf": PORT_BASE + 1, "echo": PORT_BASE + 2}
+NGINX_STREAM_MODULE = ENV.get("NGINX_STREAM_MODULE", "/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
+# ------------------------------------------------------------------ measurements
+def run_iperf(c, streams, reverse, seconds, work):
+    """One iperf3 test through c: {'gbit', 'bytes', 'cpu_s'} or {'error'}."""
+    server = spawn(["iperf3", "-s", "-1", "-B", HOST, "-p", str(BACKEND_PORTS["iperf"])],
+                   LOAD_CPUS)
+    try:
+        wait_listening_quiet(BACKEND_PORTS["iperf"], server)
+        t0 = cpu_ticks(c.pids())
+        argv = ["iperf3", "-c", HOST, "-p", str(c.port("iperf")), "-t", str(seconds),
+                "-P", str(streams), "--connect-timeout", "5000", "--json"]
+        if reverse:
+            argv.append("-R")
+        r = subprocess.run(LOAD_CPUS + argv, capture_output=True, text=True,
+                           timeout=seconds + 30)
+        t1 = cpu_ticks(c.pids())
+        try:
+            d = json.loads(r.stdout)
+        except ValueError:
+            return {"error": f"iperf3 exit {r.returncode}: {r.stderr.strip()[:200]}"}
+        if d.get("error"):
+            return {"error": d["error"]}
+        s = d["end"]["sum_received"]
+        return {"gbit": s["bits_per_second"] / 1e9, "bytes": s["bytes"],
+                "cpu_s": (t1 - t0) / CLK_TCK if c.kind != "direct" else None}
+    except subprocess.TimeoutExpired:
+        return {"error": "iperf3 timed out"}
+    finally:
+        stop(server)
+        started.remove(server)
+
+
+def wait_listening_quiet(port, proc):
+    # iperf3 -s -1 serves one test: probe with ss, not a connection it would count.
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("iperf3 server exited at start")
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                             text=True).stdout
+        if out.strip():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"iperf3 server not listening on {port}")
+
+
+def run_loadgen(c, mode, conns, seconds, size=64, warmup=None):
+    warmup = WARMUP if warmup is None else warmup
+    argv = [os.path.join(BIN, "loadgen"), mode, f"{HOST}:{c.port('echo')}", "--conns",
+            str(conns), "--size", str(size), "--seconds", str(seconds), "--warmup", str(warmup)]
+    try:
+        r = subprocess.run(LOAD_CPUS + argv, capture_output=True, text=True,
+                           timeout=seconds + warmup + 150)
+        d = json.loads(r.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        return {"error": f"loadgen: {e}"}
+    if d["requests"] == 0:
+        return {"error": f"no completed requests ({d['errors']} errors)"}
+    return d
+
+
+def measure_idle(c, n):
+    """Opens n idle connections through c; returns proxy RSS/fd deltas per connection."""
+    time.sleep(0.5)
+    rss0, fds0 = rss_and_fds(c.pids())
+    argv = [os.path.join(BIN, "loadgen"), "idle", f"{HOST}:{c.port('echo')}", "--conns", str(n),
+            "--seconds", "300"]
+    p = spawn(argv, LOAD_CPUS, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        d = json.loads(line) if line else {"ready": 0, "errors": n}
+        time.sleep(1.0)  # let the proxy settle (socat: forks finish)
+        rss1, fds1 = rss_and_fds(c.pids())
+    finally:
+        p.stdin.close()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        started.remove(p)
+    ready = d.get("ready", 0)
+    res = {"conns": n, "ready": ready, "errors": d.get("errors"), "setup_s": d.get("setup_s"),
+           "rss_kib_before": rss0, "rss_kib_after": rss1, "fds_before": fds0, "fds_after": fds1}
+    if ready:
+        res["rss_kib_per_conn"] = (rss1 - rss0) / ready
+        res["fds_per_conn"] = (fds1 - fds0) / ready
+    time.sleep(1.0)  # let the closes drain before the next contender
+    return res
+
+
+def strace_counts(c, work, action):
+    """Runs action() with strace -c -f attached to c's processes; returns {syscall: calls}."""
+    out = os.path.join(work, f"strace-{c.name}-{time.time_ns()}.txt")
+    argv = ["strace", "-c", "-f", "-o", out]
+    for pid in proc_tree(c.pids()):
+        argv += ["-p", str(pid)]
+    s = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    started.append(s)
+    time.sleep(0.7)  # attach
+    try:
+        result = action()
+    finally:
+        s.send_signal(signal.SIGINT)
+        try:
+            s.wait(15)
+        except subprocess.TimeoutExpired:
+            s.kill()
+            s.wait()
+        started.remove(s)
+    counts = {}
+    try:
+        with open(out) as f:
+            for line in f:
+                t = line.split()
+                if len(t) >= 5 and re.match(r"^[0-9.]+$", t[0]) and t[-1] != "total":
+                    counts[t[-1]] = int(t[3])
+    except OSError:
+        pass
+    return counts, result
+
+
+# ------------------------------------------------------------------ report
+def med_range(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "–"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def cell(mr, digits=2):
+    if mr is None:
+        return "failed"
+    return f"{fmt(mr['median'], digits)} ({fmt(mr['min'], digits)}–{fmt(mr['max'], digits)})"
+
+
+def ratio_cells(value_by_name, name, higher_better):
+    """'× direct' and '× best anchor (which)' for one row."""
+    v = value_by_name.get(name)
+    d = value_by_name.get("direct")
+    anchors = {a: value_by_name[a] for a in ANCHORS if value_by_name.get(a) is not None}
+    best = None
+    if anchors:
+        best = (max if higher_better else min)(anchors, key=anchors.get)
+    rd = f"{v / d:.2f}" if v is not None and d else "–"
+    rb = f"{v / anchors[best]:.2f} ({best})" if v is not None and best else "–"
+    return rd, rb
+
+
+def report(results, meta):
+    lines = []
+    add = lines.append
+    names = [n for n, _ in CONTENDER_KINDS if not ONLY or n in ONLY or n == "direct"]
+
+    if results.get("bulk"):
+        add("### Bulk throughput (iperf3)\n")
+        add("Gbit/s received, median (min–max); proxy CPU seconds (user+system) per GiB moved.\n")
+        add("| scenario | contender | Gbit/s | × direct | × best anchor | proxy CPU-s/GiB "
+            "| CPU × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- | --- |")
+        for sc, rows in results["bulk"].items():
+            thr = {n: (rows[n]["gbit"] or {}).get("median") for n in names if n in rows}
+            cpu = {n: (rows[n]["cpu_s_per_gib"] or {}).get("median") for n in names if n in rows}
+            for n in names:
+                if n not in rows:
+                    continue
+                rd, rb = ratio_cells(thr, n, True)
+                _, cb = ratio_cells(cpu, n, False)
+                cpu_cell = "–" if n == "direct" else cell(rows[n]["cpu_s_per_gib"], 3)
+                add(f"| {sc} | {n} | {cell(rows[n]['gbit'])} | {rd} | {rb} | {cpu_cell} "
+                    f"| {cb if n != 'direct' else '–'} |")
+        add("")
+
+    if results.get("rr"):
+        add("### Request/response ping-pong (loadgen → echo_server)\n")
+        add("Requests/s, median (min–max); p50/p99 latency in µs (median over runs).\n")
+        add("| message | conns | contender | req/s | × direct | × best anchor | p50 µs | p99 µs |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for key, rows in results["rr"].items():
+            size, conns = key.split("/")
+            rps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
+            for n in names:
+                if n not in rows:
+                    continue
+                rd, rb = ratio_cells(rps, n, True)
+                r = rows[n]
+                p50 = (r["p50_us"] or {}).get("median")
+                p99 = (r["p99_us"] or {}).get("median")
+                add(f"| {size} B | {conns} | {n} | {cell(r['rps'], 0)} | {rd} | {rb} "
+                    f"| {fmt(p50, 0)} | {fmt(p99, 0)} |")
+        add("")
+
+    if results.get("connrate"):
+        rows = results["connrate"]
+        add(f"### New connections per second ({CONNRATE_INFLIGHT} in flight: connect, "
+            "1-byte echo, close)\n")
+        add("| contender | conn/s | × direct | × best anchor | p50 µs | p99 µs |")
+        add("| --- | --- | --- | --- | --- | --- |")
+        cps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
+        for n in names:
+            if n not in rows:
+                continue
+            rd, rb = ratio_cells(cps, n, True)
+            r = rows[n]
+            add(f"| {n} | {cell(r['rps'], 0)} | {rd} | {rb} | "
+                f"{fmt((r['p50_us'] or {}).get('median'), 0)} | "
+                f"{fmt((r['p99_us'] or {}).get('median'), 0)} |")
+        add("")
+
+    if results.get("idle"):
+        rows = results["idle"]
+        add("### Idle connections: proxy memory and descriptors per connection\n")
+        add("Deltas of the proxy's VmRSS (summed over its processes) and of its /proc/PID/fd "
+            "count, divided by the connections that got through.\n")
+        add("| contender | idle conns (ready) | KiB RSS / conn | fds / conn | setup s |")
+        add("| --- | --- | --- | --- | --- |")
+        for n in names:
+            if n not in rows or n == "direct":
+                continue
+            r = rows[n]
+            add(f"| {n} | {r['conns']} ({r['ready']}) | {fmt(r.get('rss_kib_per_conn'))} | "
+                f"{fmt(r.get('fds_per_conn'))} | {fmt(r.get('setup_s'))} |")
+        add("")
+
+    if results.get("strace"):
+        rows = results["strace"]
+        add("### System calls (`strace -c -f`, separate short pass; strace slows everything)\n")
+        add("| contender | syscalls / GiB (bulk) | splice / GiB | syscalls / request (64 B, "
+            "64 conns) | splice / request | top calls per request |")
+        add("| --- | --- | --- | --- | --- | --- |")
+        for n in names:
+            if n not in rows:
+                continue
+            r = rows[n]
+            top = ", ".join(f"{k} {v:.2f}" for k, v in r.get("rr_top_per_request", []))
+            add(f"| {n} | {fmt(r.get('bulk_syscalls_per_gib'), 0)} | "
+                f"{fmt(r.get('bulk_splice_per_gib'), 0)} | {fmt(r.get('rr_syscalls_per_request'))}"
+                f" | {fmt(r.get('rr_splice_per_request'))} | {top or '–'} |")
+        add("")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ main
+def main():
+    t_start = time.time()
+    work = tempfile.mkdtemp(prefix="spliceproxy-bench.")
+    for port in list(BACKEND_PORTS.values()) + [PORT_BASE + 10 + i for i in range(80)]:
+        if not port_free(port):
+            raise RuntimeError(f"port {port} is in use (PORT_BASE={PORT_BASE}): pick another")
+    contenders = [Contender(n, i, k, work) for i, (n, k) in enumerate(CONTENDER_KINDS)
+                  if not ONLY or n in ONLY or n == "direct"]
+    echo = spawn([os.path.join(BIN, "echo_server"), HOST, str(BACKEND_PORTS["echo"])], LOAD_CPUS)
+    wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
+    for c in contenders:
+        c.start()
+        log(f"started {c.name}" + (f" (pids {c.pids()}, ports {c.ports})" if c.procs else ""))
+
+    results = {}
+
+    def live(c):
+        if c.alive():
+            return True
+        log(f"{c.name} is no longer running: skipped")
+        return False
+
+    if "bulk" in SCENARIOS:
+        results["bulk"] = {}
+        for sc, streams, rev in [("1 stream up", 1, False), ("1 stream down", 1, True),
+                                 ("8 streams up", 8, False), ("8 streams down", 8, True)]:
+            raw = {c.name: [] for c in contenders}
+            for run in range(RUNS):
+                for c in contenders:
+                    r = run_iperf(c, streams, rev, BULK_SECONDS, work) if live(c) else {
+                        "error": "not running"}
+                    raw[c.name].append(r)
+                    log(f"bulk {sc} run {run + 1} {c.name}: "
+                        + (f"{r['gbit']:.2f} Gbit/s" if "gbit" in r else r["error"]))
+            results["bulk"][sc] = {n: {
+                "gbit": med_range([r.get("gbit") for r in rs]),
+                "cpu_s_per_gib": med_range([r["cpu_s"] / (r["bytes"] / 2**30) for r in rs
+                                            if r.get("cpu_s") is not None and r.get("bytes")]),
+                "raw": rs} for n, rs in raw.items()}
+
+    if "rr" in SCENARIOS:
+        results["rr"] = {}
+        for size in RR_SIZES:
+            for conns in RR_CONNS:
+                raw = {c.name: [] for c in contenders}
+                for run in range(RUNS):
+                    for c in contenders:
+                        r = run_loadgen(c, "pingpong", conns, RR_SECONDS, size) if live(c) else {
+                            "error": "not running"}
+                        raw[c.name].append(r)
+                        log(f"rr {size} B x {conns} run {run + 1} {c.name}: "
+                            + (f"{r['rps']:.0f} req/s p50 {r['p50_us']} p99 {r['p99_us']} us"
+                               if "rps" in r else r["error"]))
+                results["rr"][f"{size}/{conns}"] = {n: {
+                    k: med_range([r.get(k) for r in rs]) for k in ("rps", "p50_us", "p99_us")}
+                    | {"raw": rs} for n, rs in raw.items()}
+
+    if "connrate" in SCENARIOS:
+        raw = {c.name: [] for c in contenders}
+        for run in range(RUNS):
+            for c in contenders:
+                r = run_loadgen(c, "connrate", CONNRATE_INFLIGHT, CONNRATE_SECONDS) if live(
+                    c) else {"error": "not running"}
+                raw[c.name].append(r)
+                log(f"connrate run {run + 1} {c.name}: "
+                    + (f"{r['rps']:.0f} conn/s" if "rps" in r else r["error"]))
+            time.sleep(1)
+        results["connrate"] = {n: {k: med_range([r.get(k) for r in rs])
+                                   for k in ("rps", "p50_us", "p99_us")} | {"raw": rs}
+                               for n, rs in raw.items()}
+
+    if "idle" in SCENARIOS:
+        results["idle"] = {}
+        for c in contenders:
+            if c.kind == "direct" or not live(c):
+                continue
+            n = SOCAT_IDLE_CONNS if c.kind == "socat" else IDLE_CONNS
+            r = measure_idle(c, n)
+            results["idle"][c.name] = r
+            log(f"idle {c.name}: {r['ready']}/{n} ready, "
+                f"{fmt(r.get('rss_kib_per_conn'))} KiB/conn, {fmt(r.get('fds_per_conn'))} fds/conn")
+
+    if "strace" in SCENARIOS and shutil.which("strace"):
+        results["strace"] = {}
+        for c in contenders:
+            if c.kind not in ("spliceproxy", "haproxy") or not live(c):
+                continue
+            r = {}
+            calls, bulk = strace_counts(
+                c, work, lambda: run_iperf(c, 1, False, STRACE_SECONDS, work))
+            if bulk.get("bytes"):
+                gib = bulk["bytes"] / 2**30
+                r["bulk_bytes"] = bulk["bytes"]
+                r["bulk_syscalls_per_gib"] = sum(calls.values()) / gib
+                r["bulk_splice_per_gib"] = calls.get("splice", 0) / gib
+                r["bulk_calls"] = calls
+            calls, rr = strace_counts(
+                c, work, lambda: run_loadgen(c, "pingpong", 64, STRACE_SECONDS, 64, warmup=0))
+            if rr.get("requests"):
+                # No warm-up: every request strace saw is counted (connection setup, 64
+                # handshakes, is noise next to the thousands of requests).
+                reqs_seen = rr["requests"]
+                r["rr_requests"] = reqs_seen
+                r["rr_syscalls_per_request"] = sum(calls.values()) / reqs_seen
+                r["rr_splice_per_request"] = calls.get("splice", 0) / reqs_seen
+                top = sorted(calls.items(), key=lambda kv: -kv[1])[:4]
+                r["rr_top_per_request"] = [(k, v / reqs_seen) for k, v in top]
+                r["rr_calls"] = calls
+            results["strace"][c.name] = r
+            log(f"strace {c.name}: {fmt(r.get('bulk_splice_per_gib'), 0)} splice/GiB, "
+                f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request")
+
+    alive = {c.name: c.alive() for c in contenders if c.kind != "direct"}
+    cleanup()
+    logs = {}
+    for c in contenders:
+        path = os.path.join(work, f"{c.name}.log")
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                logs[c.name] = f.read()[-3000:]
+    elapsed = time.time() - t_start
+    meta = {
+        "command": ENV.get("BENCH_COMMAND", " ".join(sys.argv)),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t_start)),
+        "elapsed_s": round(elapsed),
+        "machine": {"nproc": os.cpu_count(), "kernel": os.uname().release,
+                    "cpu_model": ENV.get("CPU_MODEL", "")},
+        "versions": {k: ENV.get(f"VERSION_{k.upper()}", "") for k in
+                     ("spliceproxy", "haproxy", "nginx", "socat", "iperf3")},
+        "settings": {"quick": QUICK, "runs": RUNS, "bulk_seconds": BULK_SECONDS,
+                     "rr_seconds": RR_SECONDS, "connrate_seconds": CONNRATE_SECONDS,
+                     "warmup": WARMUP, "idle_conns": IDLE_CONNS,
+                     "socat_idle_conns": SOCAT_IDLE_CONNS, "strace_seconds": STRACE_SECONDS,
+                     "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
+                     else "none"},
+        "proxies_alive_at_end": alive,
+    }
+    md = report(results, meta)
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump({"meta": meta, "results": results, "proxy_logs": logs}, f, indent=1)
+    md_path = os.path.splitext(OUT)[0] + ".md"
+    header = (f"Command: `{meta['command']}`  \nDate: {meta['date_utc']}, took "
+              f"{elapsed / 60:.1f} min  \nMachine: {meta['machine']['nproc']} CPUs "
+              f"({meta['machine']['cpu_model']}), kernel {meta['machine']['kernel']}  \n"
+              f"Runs: {RUNS} per figure; pinning: {meta['settings']['pinning']}  \n"
+              f"Proxies alive at the end: "
+              + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in alive.items()) + "\n\n")
+    with open(md_path, "w") as f:
+        f.write(header + md + "\n")
+    print(header + md)
+    log(f"wrote {OUT} and {md_path} in {elapsed / 60:.1f} min")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        main()
+    except KeyboardInterrupt:
+        log("interrupted")
+        sys.exit(130)
+    finally:
+        cleanup()

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: spliceproxy (splice and copy modes) against HAProxy 2.6 (forced
+# splice, splice-auto, nosplice), nginx stream and socat, with the direct connection as the
+# ceiling. Loopback only. See tools/bench/README.md for what is measured and how.
+#
+#   tools/bench/run.sh                 full run (about 20 minutes)
+#   QUICK=1 tools/bench/run.sh         smoke test: one run per figure, short tests
+#   RUNS=5 BULK_SECONDS=10 tools/bench/run.sh
+#   CONTENDERS=spliceproxy-splice,haproxy-splice SCENARIOS=bulk,strace tools/bench/run.sh
+#
+# Installs what is missing (Debian packages, non-interactively), builds spliceproxy, loadgen
+# and echo_server (tools/build.sh release), then hands over to tools/bench/bench.py.
+# Results: build/bench/results.json and build/bench/results.md (OUT= to change).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+command -v python3 >/dev/null || die "python3 is required"
+[[ $(uname -s) == Linux ]] || die "Linux only"
+
+# The command as given, for the report (before this script fills in defaults).
+settings=""
+for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
+  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN; do
+  [[ -n ${!v:-} ]] && settings+="$v=${!v} "
+done
+export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
+
+# ---------------------------------------------------------------- packages
+packages=(haproxy nginx libnginx-mod-stream socat iperf3 strace util-linux iproute2)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  # Remember which packaged services run now, so only those the install starts get stopped.
+  declare -A was_running=()
+  for svc in haproxy nginx iperf3; do
+    for f in /run/$svc.pid /run/$svc/$svc.pid; do
+      [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && was_running[$svc]=1
+    done
+  done
+  log "installing ${missing[*]}"
+  echo 'iperf3 iperf3/start_daemon boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
+  apt_install() {
+    DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq \
+      --no-install-recommends -o Dpkg::Options::=--force-confdef \
+      -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+  }
+  apt_install || { timeout 300 "${sudo[@]}" apt-get update -qq >/dev/null && apt_install; } ||
+    die "could not install ${missing[*]}"
+  # Debian's postinst may start haproxy/nginx on their default ports: we use our own
+  # configurations and ports, so stop any packaged service the install just started.
+  for svc in haproxy nginx iperf3; do
+    [[ -n ${was_running[$svc]:-} ]] && continue
+    for f in /run/$svc.pid /run/$svc/$svc.pid; do
+      if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then
+        log "stopping the $svc service the package install started"
+        "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
+      fi
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- build
+log "building: tools/build.sh release spliceproxy loadgen echo_server"
+tools/build.sh release spliceproxy loadgen echo_server >&2
+
+# ---------------------------------------------------------------- limits and facts
+# 10,000 idle connections through a proxy need ~20,000 descriptors in the proxy: raise the
+# soft limit to the hard one (children inherit it); bench.py sizes the idle test to fit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+hard=$(ulimit -Hn)
+if [[ -z ${IDLE_CONNS:-} && $hard != unlimited ]] && ((hard < 20100)); then
+  export IDLE_CONNS=$(((hard - 100) / 2))
+  ((IDLE_CONNS > 9500)) && IDLE_CONNS=9500
+  log "descriptor hard limit is $hard: idle test uses $IDLE_CONNS connections"
+fi
+
+export CPU_MODEL
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+export VERSION_SPLICEPROXY VERSION_HAPROXY VERSION_NGINX VERSION_SOCAT VERSION_IPERF3
+VERSION_SPLICEPROXY=$(build/release/spliceproxy --version 2>&1 | head -1)
+VERSION_HAPROXY=$(haproxy -v 2>&1 | head -1)
+VERSION_NGINX=$(nginx -v 2>&1 | head -1)
+VERSION_SOCAT=$(socat -V 2>&1 | sed -n 2p)
+VERSION_IPERF3=$(iperf3 --version 2>&1 | head -1)
+
+# Every step in bench.py has its own timeout; this one bounds the whole run.
+exec timeout --foreground -k 30 "${BENCH_TIMEOUT:-2400}" python3 tools/bench/bench.py
