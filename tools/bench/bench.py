@@ -37,8 +37,13 @@ BULK_SECONDS = env_num("BULK_SECONDS", 4, 2)
 RR_SECONDS = env_num("RR_SECONDS", 2, 1)
 CONNRATE_SECONDS = env_num("CONNRATE_SECONDS", 3, 1)
 WARMUP = env_num("WARMUP", 0.5, 0.3)
-IDLE_CONNS = env_num("IDLE_CONNS", 9500, 2000, int)
-SOCAT_IDLE_CONNS = env_num("SOCAT_IDLE_CONNS", 1000, 300, int)
+# Each idle connection costs the proxy two descriptors: the idle test is cut down to fit
+# under the hard RLIMIT_NOFILE (which only CAP_SYS_RESOURCE can raise).
+HARD_NOFILE = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 20)
+IDLE_CONNS_WANTED = env_num("IDLE_CONNS", 10000, 2000, int)
+# (1,000 descriptors stay for listeners, HAProxy's pipes and the like.)
+IDLE_CONNS = min(IDLE_CONNS_WANTED, (HARD_NOFILE - 1000) // 2 // 100 * 100)
+SOCAT_IDLE_CONNS = min(env_num("SOCAT_IDLE_CONNS", 1000, 300, int), IDLE_CONNS)
 STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
 RR_SIZES = [int(x) for x in ENV.get("RR_SIZES", "64,4096").split(",")]
 RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").split(",")]
@@ -50,9 +55,7 @@ PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
 OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
 BIN = ENV.get("BIN_DIR", os.path.join(ROOT, "build", "release"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# Descriptor budget: each idle connection costs the proxy two descriptors, and the proxies'
-# connection limits are sized so that the idle test fits under the hard RLIMIT_NOFILE.
-HARD_NOFILE = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 20)
+# The proxies' connection limits are sized so that the idle test fits under HARD_NOFILE.
 MAXCONN = max(IDLE_CONNS, SOCAT_IDLE_CONNS) + 100
 HAPROXY_MAXPIPES = max(64, min(4096, (HARD_NOFILE - 2 * MAXCONN - 100) // 2))
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -530,6 +533,9 @@ def report(results, meta):
 # ------------------------------------------------------------------ main
 def main():
     t_start = time.time()
+    if IDLE_CONNS < IDLE_CONNS_WANTED and "idle" in SCENARIOS:
+        log(f"descriptor hard limit is {HARD_NOFILE}: the idle test uses {IDLE_CONNS} "
+            f"connections instead of {IDLE_CONNS_WANTED}")
     work = tempfile.mkdtemp(prefix="spliceproxy-bench.")
     for port in list(BACKEND_PORTS.values()) + [PORT_BASE + 10 + i for i in range(80)]:
         if not port_free(port):
@@ -660,6 +666,7 @@ def main():
         "settings": {"quick": QUICK, "runs": RUNS, "bulk_seconds": BULK_SECONDS,
                      "rr_seconds": RR_SECONDS, "connrate_seconds": CONNRATE_SECONDS,
                      "warmup": WARMUP, "idle_conns": IDLE_CONNS,
+                     "idle_conns_wanted": IDLE_CONNS_WANTED, "hard_nofile": HARD_NOFILE,
                      "socat_idle_conns": SOCAT_IDLE_CONNS, "strace_seconds": STRACE_SECONDS,
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},

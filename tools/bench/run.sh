@@ -3,7 +3,7 @@
 # splice, splice-auto, nosplice), nginx stream and socat, with the direct connection as the
 # ceiling. Loopback only. See tools/bench/README.md for what is measured and how.
 #
-#   tools/bench/run.sh                 full run (about 20 minutes)
+#   tools/bench/run.sh                 full run (about 16 minutes)
 #   QUICK=1 tools/bench/run.sh         smoke test: one run per figure, short tests
 #   RUNS=5 BULK_SECONDS=10 tools/bench/run.sh
 #   CONTENDERS=spliceproxy-splice,haproxy-splice SCENARIOS=bulk,strace tools/bench/run.sh
@@ -26,7 +26,7 @@ command -v python3 >/dev/null || die "python3 is required"
 settings=""
 for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
   STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN; do
-  [[ -n ${!v:-} ]] && settings+="$v=${!v} "
+  if [[ -n ${!v:-} ]]; then settings+="$v=${!v} "; fi
 done
 export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
 
@@ -34,7 +34,7 @@ export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
 packages=(haproxy nginx libnginx-mod-stream socat iperf3 strace util-linux iproute2)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   sudo=()
@@ -46,22 +46,22 @@ if ((${#missing[@]})); then
   declare -A was_running=()
   for svc in haproxy nginx iperf3; do
     for f in /run/$svc.pid /run/$svc/$svc.pid; do
-      [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && was_running[$svc]=1
+      if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then was_running[$svc]=1; fi
     done
   done
   log "installing ${missing[*]}"
   echo 'iperf3 iperf3/start_daemon boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
   apt_install() {
-    DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq \
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq \
       --no-install-recommends -o Dpkg::Options::=--force-confdef \
       -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
   }
-  apt_install || { timeout 300 "${sudo[@]}" apt-get update -qq >/dev/null && apt_install; } ||
+  apt_install || { "${sudo[@]}" timeout 300 apt-get update -qq >/dev/null && apt_install; } ||
     die "could not install ${missing[*]}"
   # Debian's postinst may start haproxy/nginx on their default ports: we use our own
   # configurations and ports, so stop any packaged service the install just started.
   for svc in haproxy nginx iperf3; do
-    [[ -n ${was_running[$svc]:-} ]] && continue
+    if [[ -n ${was_running[$svc]:-} ]]; then continue; fi
     for f in /run/$svc.pid /run/$svc/$svc.pid; do
       if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then
         log "stopping the $svc service the package install started"
@@ -79,21 +79,16 @@ tools/build.sh release spliceproxy loadgen echo_server >&2
 # 10,000 idle connections through a proxy need ~20,000 descriptors in the proxy: raise the
 # soft limit to the hard one (children inherit it); bench.py sizes the idle test to fit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-hard=$(ulimit -Hn)
-if [[ -z ${IDLE_CONNS:-} && $hard != unlimited ]] && ((hard < 20100)); then
-  export IDLE_CONNS=$(((hard - 100) / 2))
-  ((IDLE_CONNS > 9500)) && IDLE_CONNS=9500
-  log "descriptor hard limit is $hard: idle test uses $IDLE_CONNS connections"
-fi
 
 export CPU_MODEL
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 export VERSION_SPLICEPROXY VERSION_HAPROXY VERSION_NGINX VERSION_SOCAT VERSION_IPERF3
-VERSION_SPLICEPROXY=$(build/release/spliceproxy --version 2>&1 | head -1)
-VERSION_HAPROXY=$(haproxy -v 2>&1 | head -1)
-VERSION_NGINX=$(nginx -v 2>&1 | head -1)
+# sed reads to the end: with pipefail, head's early exit would SIGPIPE the writer.
+VERSION_SPLICEPROXY=$(build/release/spliceproxy --version 2>&1 | sed -n 1p)
+VERSION_HAPROXY=$(haproxy -v 2>&1 | sed -n 1p)
+VERSION_NGINX=$(nginx -v 2>&1 | sed -n 1p)
 VERSION_SOCAT=$(socat -V 2>&1 | sed -n 2p)
-VERSION_IPERF3=$(iperf3 --version 2>&1 | head -1)
+VERSION_IPERF3=$(iperf3 --version 2>&1 | sed -n 1p)
 
 # Every step in bench.py has its own timeout; this one bounds the whole run.
 exec timeout --foreground -k 30 "${BENCH_TIMEOUT:-2400}" python3 tools/bench/bench.py
