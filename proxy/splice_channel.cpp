@@ -134,8 +134,12 @@ void SpliceChannel::release_pipe() {
 }
 
 void SpliceChannel::wait(Socket& socket, bool writable) {
-  // An idle channel holds no pipe.
-  if (!writable) release_pipe();
+  // An idle channel holds no pipe and no copy buffer (a wait for readability means both are
+  // empty): thousands of idle connections cost no buffer memory.
+  if (!writable) {
+    release_pipe();
+    buffer_.reset();
+  }
   waiting_ = true;
   socket.async_wait(writable ? Socket::wait_write : Socket::wait_read,
                     [this, writable, owner = context_.owner.lock()](

@@ -82,6 +82,8 @@ class SpliceChannel {
   int error() const { return error_; }
   std::uint64_t bytes_forwarded() const { return bytes_forwarded_; }
   Clock::time_point last_progress() const { return last_progress_; }
+  // Whether the channel holds a pipe or a copy buffer (an idle one holds neither).
+  bool holds_buffer() const { return pipe_.has_value() || buffer_ != nullptr; }
 
  private:
   void pump();

@@ -158,6 +158,7 @@ TEST_P(ChannelTest, IdleChannelHoldsNoPipeAndNoBuffer) {
   EXPECT_EQ(got, hello);
   EXPECT_EQ(channel.state(), SpliceChannel::State::running);
   EXPECT_EQ(pipes_->in_use(), 0u);
+  EXPECT_FALSE(channel.holds_buffer());
 }
 
 TEST_P(ChannelTest, StopsReadingWhileDestinationIsFullAndDoesNotSpin) {
