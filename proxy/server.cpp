@@ -26,12 +26,27 @@ void Server::open() {
   if (config_->workers != 1)
     log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
   log_pipe_limits();
+  open_pools();
   for (const auto& listener : config_->listeners) {
-    auto opened = std::make_unique<Listener>(worker_, config_, listener);
+    auto opened =
+        std::make_unique<Listener>(worker_, config_, listener, pools_.at(listener.backend));
     opened->open();
     log::info("listener {} listening on {} -> backend {}", opened->name(), opened->local_address(),
               listener.backend);
     listeners_.push_back(std::move(opened));
+  }
+}
+
+void Server::open_pools() {
+  for (const auto& backend : config_->backends) {
+    std::vector<net::Endpoint> endpoints;
+    for (const auto& server : backend.servers)
+      endpoints.push_back(net::to_endpoint(server.address));
+    pools_[backend.name] =
+        std::make_shared<UpstreamPool>(backend, std::move(endpoints), worker_.stats());
+    log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name,
+              backend.servers.size(), config::to_string(backend.balance),
+              backend.max_connect_attempts);
   }
 }
 
