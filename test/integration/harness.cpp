@@ -144,7 +144,11 @@ bool ProxyProcess::wait_for_listeners(const ProxyOptions& options) {
       const auto end = err_.find_first_of(" \n", at + needle.size());
       if (end == std::string::npos) return false;
       const auto address = err_.substr(at + needle.size(), end - at - needle.size());
-      ports_[name] = static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
+      // A Unix socket listener ("unix:/path") has no port: 0.
+      ports_[name] =
+          address.starts_with("unix:")
+              ? 0
+              : static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
     }
     return true;
   };

@@ -29,16 +29,21 @@ constexpr double kBurst = 64 * kKiB;
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-Fd bound_loopback_socket(std::uint16_t& port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+// A socket bound to port 0 of 127.0.0.1 (or ::1); `port` receives the port chosen.
+Fd bound_loopback_socket(std::uint16_t& port, bool ipv6 = false) {
+  Fd fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) throw_errno("socket");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind");
-  socklen_t len = sizeof addr;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_addr = in6addr_loopback;
+  sockaddr* bound = ipv6 ? reinterpret_cast<sockaddr*>(&addr6) : reinterpret_cast<sockaddr*>(&addr);
+  socklen_t len = ipv6 ? sizeof addr6 : sizeof addr;
+  if (bind(fd.get(), bound, len) != 0) throw_errno("bind");
+  getsockname(fd.get(), bound, &len);
+  port = ntohs(ipv6 ? addr6.sin6_port : addr.sin_port);
   return fd;
 }
 
@@ -250,8 +255,8 @@ std::string BackendResult::describe() const {
   return text.str();
 }
 
-TestBackend::TestBackend(BackendBehavior behavior) : behavior_(behavior) {
-  listener_ = bound_loopback_socket(port_);
+TestBackend::TestBackend(BackendBehavior behavior, Family family) : behavior_(behavior) {
+  listener_ = bound_loopback_socket(port_, family == Family::ipv6);
   if (listen(listener_.get(), SOMAXCONN) != 0) throw_errno("listen");
   stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) throw_errno("eventfd");
