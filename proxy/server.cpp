@@ -42,8 +42,10 @@ void Server::open_pools() {
     std::vector<net::Endpoint> endpoints;
     for (const auto& server : backend.servers)
       endpoints.push_back(net::to_endpoint(server.address));
-    pools_[backend.name] =
-        std::make_shared<UpstreamPool>(backend, std::move(endpoints), worker_.stats());
+    auto pool = std::make_shared<UpstreamPool>(backend, std::move(endpoints), worker_.stats());
+    if (backend.health_check.enabled)
+      checkers_.push_back(std::make_unique<HealthChecker>(io_, pool, worker_.stats()));
+    pools_[backend.name] = std::move(pool);
     log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name,
               backend.servers.size(), config::to_string(backend.balance),
               backend.max_connect_attempts);
@@ -73,6 +75,8 @@ void Server::run() {
     log::info("signal {} received: closing listeners and sessions", signal);
     stop();
   });
+  for (auto& checker : checkers_)
+    checker->start();
   for (auto& listener : listeners_)
     listener->start();
   io_.run();
@@ -85,6 +89,8 @@ void Server::stop() {
   signals_.cancel(ignored);
   for (auto& listener : listeners_)
     listener->close();
+  for (auto& checker : checkers_)
+    checker->stop();
   worker_.stop_all_sessions();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/health_checker.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
@@ -43,6 +44,7 @@ class Server {
   boost::asio::signal_set signals_;
   Worker worker_;
   std::map<std::string, std::shared_ptr<UpstreamPool>> pools_;  // by backend name
+  std::vector<std::unique_ptr<HealthChecker>> checkers_;        // backends with health_check
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
 };

@@ -45,6 +45,8 @@ std::string pool_yaml(const std::vector<std::uint16_t>& ports, const std::vector
 
 class PoolsTest : public ProxyModeTest {
  protected:
+  static constexpr std::uint64_t kSessionBytes = 16 * kKiB;
+
   PoolsTest() {
     for (int i = 0; i < 3; ++i)
       backends_.push_back(std::make_unique<TestBackend>(BackendBehavior::echo()));
@@ -62,7 +64,7 @@ class PoolsTest : public ProxyModeTest {
   // `count` echo sessions one after the other, each of which must come through intact.
   void run_sessions(int count, const LoopbackTarget& target = {}) {
     for (int i = 0; i < count; ++i) {
-      ClientPlan plan{.send_bytes = 16 * kKiB, .send_seed = static_cast<std::uint64_t>(i)};
+      ClientPlan plan{.send_bytes = kSessionBytes, .send_seed = static_cast<std::uint64_t>(i)};
       plan.target = target;
       const ClientResult client = run_client(proxy_->port(), plan, Clock::now() + 20s);
       ASSERT_TRUE(client.complete()) << "session " << i << ": " << client.describe();
@@ -75,6 +77,13 @@ class PoolsTest : public ProxyModeTest {
     for (const auto& backend : backends_)
       counts.push_back(backend ? backend->accepted() : 0);
     return counts;
+  }
+
+  // Connections `backend` ended that were sessions of run_sessions (health checks are not).
+  static std::size_t sessions_on(const TestBackend& backend) {
+    const auto results = backend.wait_for_results(0, Clock::now());
+    return std::count_if(results.begin(), results.end(),
+                         [](const BackendResult& r) { return r.bytes_received == kSessionBytes; });
   }
 
   // A counter from the proxy's exit line; stops the proxy first.
@@ -140,6 +149,28 @@ TEST_P(PoolsTest, KilledServerIsRetriedElsewhereThenEjected) {
   const auto text = proxy_->stderr_text();
   EXPECT_EQ(stat_value(text, "connect_retries_total"), 2u) << "one per failure before ejection";
   EXPECT_EQ(stat_value(text, "no_server_total"), 0u);
+}
+
+TEST_P(PoolsTest, HealthChecksTakeADeadServerOutAndBringItBackAfterRise) {
+  start(pool_yaml(ports(), {}, "",
+                  "    health_check: {interval: 100ms, timeout: 1s, jitter: 20ms, rise: 3, fall: "
+                  "2, send: PING, expect: PING}\n"));
+  const std::uint16_t dead_port = backends_[1]->port();
+  const std::string server = "server 127.0.0.1:" + std::to_string(dead_port);
+  backends_[1].reset();
+  ASSERT_TRUE(proxy_->wait_for_stderr(server + " is down", Clock::now() + 20s));
+  run_sessions(6);  // none of them goes near the dead server: no retry needed
+  EXPECT_TRUE(
+      run_until([&] { return sessions_on(*backends_[0]) + sessions_on(*backends_[2]) == 6; },
+                Clock::now() + 10s));
+  backends_[1] =
+      std::make_unique<TestBackend>(BackendBehavior::echo(), TestBackend::Family::ipv4, dead_port);
+  ASSERT_TRUE(proxy_->wait_for_stderr(server + " is up (3 checks in a row", Clock::now() + 20s));
+  run_sessions(6);
+  EXPECT_TRUE(run_until([&] { return sessions_on(*backends_[1]) >= 1; }, Clock::now() + 10s))
+      << "traffic did not return to the server that came back";
+  EXPECT_EQ(stat("connect_retries_total"), 0u);
+  EXPECT_EQ(stat_value(proxy_->stderr_text(), "health_check_transitions_total"), 2u);
 }
 
 TEST_P(PoolsTest, AclClosesDeniedClientsBeforeAnyBackendConnect) {

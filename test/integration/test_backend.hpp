@@ -64,8 +64,10 @@ class TestBackend {
  public:
   enum class Family { ipv4, ipv6 };
 
-  // Listens on 127.0.0.1, or on ::1 with Family::ipv6.
-  explicit TestBackend(BackendBehavior behavior, Family family = Family::ipv4);
+  // Listens on 127.0.0.1, or on ::1 with Family::ipv6, on a free port, or on `port` when not
+  // 0 (to bring a killed backend back at the same address).
+  explicit TestBackend(BackendBehavior behavior, Family family = Family::ipv4,
+                       std::uint16_t port = 0);
   // Stops accepting, makes every connection thread finish, joins them.
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;
