@@ -29,7 +29,7 @@ enum class SpliceMode { splice, copy };
 struct Address {
   std::string host;
   std::uint16_t port = 0;
-  std::string path;  // non-empty: a Unix stream socket; host and port are then unused
+  std::string path = {};  // non-empty: a Unix stream socket; host and port are then unused
 
   bool is_unix() const { return !path.empty(); }
   std::string to_string() const;
@@ -67,8 +67,8 @@ struct Listener {
   unsigned socket_mode = 0660;                 // permissions of a Unix listening socket file
   std::size_t max_connections = 0;             // live sessions; 0 = unlimited
   std::size_t max_connections_per_source = 0;  // live sessions per client IP; 0 = unlimited
-  std::vector<Cidr> allow;                     // empty = every source allowed
-  std::vector<Cidr> deny;
+  std::vector<Cidr> allow = {};                // empty = every source allowed
+  std::vector<Cidr> deny = {};
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };
@@ -111,8 +111,8 @@ struct Backend {
   std::vector<Server> servers;  // never empty
   BalancePolicy balance = BalancePolicy::round_robin;
   unsigned max_connect_attempts = 3;  // per session, each on a different server when possible
-  Ejection ejection;
-  HealthCheck health_check;
+  Ejection ejection = {};
+  HealthCheck health_check = {};
 
   friend bool operator==(const Backend&, const Backend&) = default;
 };

@@ -20,15 +20,12 @@
 namespace spliceproxy {
 namespace {
 
-constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr auto kErrorLogInterval = std::chrono::seconds(1);
 
 bool out_of_descriptors(const boost::system::error_code& ec) {
   return ec == boost::asio::error::no_descriptors || ec.value() == ENFILE ||
          ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory;
 }
-
-}  // namespace
 
 // Whether something accepts connections on the Unix socket at `path` (a live server).
 bool unix_socket_in_use(const std::string& path) {
@@ -38,6 +35,8 @@ bool unix_socket_in_use(const std::string& path) {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return fd.get() >= 0 && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
+
+}  // namespace
 
 Listener::Listener(Worker& worker, config::ConfigPtr config, const config::Listener& listener,
                    std::shared_ptr<UpstreamPool> pool)
@@ -94,7 +93,15 @@ void Listener::close() {
   boost::system::error_code ignored;
   pause_timer_.cancel();
   admission_->on_room({});
+  const bool was_open = acceptor_.is_open();
   acceptor_.close(ignored);
+  // Our socket file goes with the socket (lstat: only if it still is a socket).
+  struct stat info {};
+  const std::string& path = listener_.listen.path;
+  if (was_open && listener_.listen.is_unix() && ::lstat(path.c_str(), &info) == 0 &&
+      S_ISSOCK(info.st_mode)) {
+    ::unlink(path.c_str());
+  }
 }
 
 std::string Listener::local_address() const {
@@ -117,19 +124,26 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
     if (!out_of_descriptors(ec)) return do_accept();
     // Out of descriptors: the pending connection stays in the backlog and would make
     // accept fail again at once. Pause; sessions that end meanwhile free descriptors.
-    pause_timer_.expires_after(kAcceptPause);
-    pause_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
-      if (!wait_ec) do_accept();
-    });
-    return;
+    return accept_after(Clock::now() + Worker::kDescriptorPause);
   }
   worker_.stats().add(Counter::sessions_accepted_total);
   admit(std::move(client));
+  // A session that found no descriptor for its backend socket paused the worker's accepting:
+  // accepting more now would only accept and close clients in a loop.
+  if (worker_.accept_paused_until() > Clock::now())
+    return accept_after(worker_.accept_paused_until());
   if (!admission_->full()) return do_accept();
   // At max_connections: leave further clients in the backlog until a session ends.
   paused_ = true;
   worker_.stats().add(Counter::listener_pauses_total);
   admission_->on_room([this] { resume(); });
+}
+
+void Listener::accept_after(Clock::time_point when) {
+  pause_timer_.expires_at(when);
+  pause_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && acceptor_.is_open()) do_accept();
+  });
 }
 
 void Listener::resume() {

@@ -36,7 +36,8 @@ class Listener {
   // Starts accepting; open() must have succeeded.
   void start() { do_accept(); }
 
-  // Closes the listening socket; live sessions are not touched.
+  // Closes the listening socket (and removes its Unix socket file); live sessions are not
+  // touched.
   void close();
 
   const std::string& name() const { return listener_.name; }
@@ -50,6 +51,8 @@ class Listener {
   void admit(Socket client);
   void remove_stale_socket_file() const;
   void resume();
+  // Accepts again at `when` (after an out-of-descriptors error).
+  void accept_after(Clock::time_point when);
 
   Worker& worker_;
   config::ConfigPtr config_;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/socket_base.hpp>
 #include <cstring>
+#include <utility>
 
 #include "proxy/log.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -83,6 +84,7 @@ void Session::arm_timer(Clock::time_point deadline) {
 // idle (or half-closed) timeout, so progress itself never touches the timer.
 void Session::on_timer(const boost::system::error_code& ec) {
   if (ec || stopped_) return;
+  if (std::exchange(waiting_for_descriptor_, false)) return connect_next();
   if (!connected_) return on_attempt_failed(ETIMEDOUT, CloseReason::connect_timeout);
   const Clock::time_point deadline = idle_deadline();
   if (Clock::now() >= deadline) {

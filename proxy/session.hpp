@@ -61,6 +61,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void connect_next();
   void on_connect(const boost::system::error_code& ec);
   void on_attempt_failed(int error, CloseReason reason);
+  void wait_for_descriptor();
   void release_server();
   bool half_closed() const;
   Clock::time_point idle_deadline() const;
@@ -79,9 +80,10 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::uint64_t id_;
   std::string backend_name_;
   SessionRoute route_;
-  std::vector<std::size_t> tried_;     // servers of route_.pool tried, in order
-  std::optional<std::size_t> server_;  // the server counted as in use by this session
-  unsigned attempt_ = 0;               // numbers connect attempts, to ignore stale completions
+  std::vector<std::size_t> tried_;       // servers of route_.pool tried, in order
+  std::optional<std::size_t> server_;    // the server counted as in use by this session
+  bool waiting_for_descriptor_ = false;  // the timer runs a descriptor pause, not a deadline
+  unsigned attempt_ = 0;                 // numbers connect attempts, to ignore stale completions
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

@@ -40,8 +40,9 @@ void Session::connect_next() {
 // (cancelling a pending connect) and try the next server.
 void Session::on_attempt_failed(int error, CloseReason reason) {
   error_ = error;
-  worker_.stats().add(Counter::connect_failures_total);
   ++attempt_;
+  if (error == EMFILE || error == ENFILE) return wait_for_descriptor();
+  worker_.stats().add(Counter::connect_failures_total);
   route_.pool->failed(*server_);
   release_server();
   boost::system::error_code ignored;
@@ -51,6 +52,20 @@ void Session::on_attempt_failed(int error, CloseReason reason) {
                std::strerror(error));
   }
   connect_next();
+}
+
+// Out of descriptors for the backend socket: not the server's fault, and another server would
+// do no better. The listeners pause (accepting clients now would only close them), and this
+// client waits: the same attempt is made again after the pause, until the connect timeout,
+// counted from the session's start, passes.
+void Session::wait_for_descriptor() {
+  const auto now = Clock::now();
+  worker_.pause_accepting(now + Worker::kDescriptorPause);
+  release_server();
+  tried_.pop_back();  // this server was not really tried
+  if (now - started_ >= listener_.timeouts.connect) return stop(CloseReason::connect_timeout);
+  waiting_for_descriptor_ = true;
+  arm_timer(now + Worker::kDescriptorPause);
 }
 
 void Session::release_server() {

@@ -247,6 +247,7 @@ TEST_P(PoolsTest, Ipv6AndUnixSocketListenersAndBackendsCarryBytesIntact) {
   EXPECT_EQ(client.received_sha256, client.sent_sha256);
   EXPECT_EQ(v6_backend.accepted(), 1u);
   EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_NE(lstat(path.c_str(), &info), 0) << "the socket file was left behind";
   unlink(path.c_str());
 }
 
