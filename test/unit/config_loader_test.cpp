@@ -135,6 +135,8 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   Backend app;
   app.name = "app";
   app.servers = {Server{Address{"127.0.0.1", 9000, {}}}};
+  app.health_check.enabled = true;
+  app.health_check.jitter = milliseconds(200);
   EXPECT_EQ(config.backends[0], app);
 }
 
