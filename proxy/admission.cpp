@@ -32,7 +32,7 @@ Admission::Verdict Admission::check(const net::Endpoint& peer) const {
       return Verdict::denied;
   }
   const std::size_t limit = listener_.max_connections_per_source;
-  if (limit != 0) {
+  if (limit != 0 && size != 0) {
     const auto it = per_source_.find(net::source_key(peer));
     if (it != per_source_.end() && it->second >= limit) return Verdict::source_limit;
   }
@@ -42,14 +42,14 @@ Admission::Verdict Admission::check(const net::Endpoint& peer) const {
 AdmissionTicket Admission::admit(const net::Endpoint& peer) {
   const std::uint64_t source = net::source_key(peer);
   ++live_;
-  if (listener_.max_connections_per_source != 0) ++per_source_[source];
+  if (listener_.max_connections_per_source != 0 && source != 0) ++per_source_[source];
   return AdmissionTicket(shared_from_this(), source);
 }
 
 void Admission::release(std::uint64_t source) {
   const bool was_full = full();
   --live_;
-  if (listener_.max_connections_per_source != 0) {
+  if (listener_.max_connections_per_source != 0 && source != 0) {
     const auto it = per_source_.find(source);
     if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
   }

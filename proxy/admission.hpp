@@ -49,8 +49,8 @@ class Admission : public std::enable_shared_from_this<Admission> {
   explicit Admission(const config::Listener& listener) : listener_(listener) {}
 
   // Denied when the peer's IP is in `deny`, or `allow` is not empty and holds none of its
-  // blocks (a Unix socket peer has no IP: lists do not apply). Then source_limit when the
-  // peer's IP already has max_connections_per_source live sessions.
+  // blocks. Then source_limit when the peer's IP already has max_connections_per_source live
+  // sessions. A Unix socket peer has no IP: neither lists nor the per-source limit apply.
   Verdict check(const net::Endpoint& peer) const;
   // Counts a session from `peer` until the ticket is released.
   AdmissionTicket admit(const net::Endpoint& peer);

@@ -70,19 +70,23 @@ std::optional<std::size_t> Balancer::pick_least(std::span<const Candidate> serve
   return best;
 }
 
-// Two eligible servers drawn at random (the same one when only one is eligible).
+// Two eligible servers drawn at random in proportion to weight (the same one may come twice);
+// the one with fewer connections per weight wins, the first on a tie.
 std::optional<std::size_t> Balancer::pick_random(std::span<const Candidate> servers) {
-  std::size_t eligible = 0;
-  for (const Candidate& c : servers)
-    eligible += c.eligible ? 1 : 0;
-  if (eligible == 0) return std::nullopt;
-  const auto nth_eligible = [&](std::size_t nth) {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < servers.size(); ++i)
+    total += servers[i].eligible ? weights_[i] : 0;
+  if (total == 0) return std::nullopt;
+  const auto draw = [&] {
+    std::uint64_t point = random_() % total;
     for (std::size_t i = 0;; ++i) {
-      if (servers[i].eligible && nth-- == 0) return i;
+      if (!servers[i].eligible) continue;
+      if (point < weights_[i]) return i;
+      point -= weights_[i];
     }
   };
-  const std::size_t a = nth_eligible(random_() % eligible);
-  const std::size_t b = nth_eligible(random_() % eligible);
+  const std::size_t a = draw();
+  const std::size_t b = draw();
   return lighter(servers, b, a) ? b : a;
 }
 

@@ -3,7 +3,8 @@
 //   round_robin        smooth weighted round robin (nginx's): over any window, each server gets
 //                      picks in proportion to its weight, interleaved rather than in bursts
 //   least_connections  fewest live connections per unit of weight; ties go round the pool
-//   random             two random candidates, the one with fewer connections per weight
+//   random             two candidates drawn in proportion to weight, the one with fewer
+//                      connections per weight
 //   source_hash        consistent hash ring (160 points per unit of weight, placed by the
 //                      server's address text): removing one of N servers moves only the keys
 //                      it owned, about 1/N of them; an ineligible server's keys go to the

@@ -111,9 +111,12 @@ std::string Listener::local_address() const {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept(worker_.io(), [this](const boost::system::error_code& ec, Socket client) {
-    on_accept(ec, std::move(client));
-  });
+  // The peer's address comes from accept itself: a client that reset at once has none left
+  // for getpeername, but still gets a session, which sees the reset on its first read.
+  acceptor_.async_accept(worker_.io(), peer_,
+                         [this](const boost::system::error_code& ec, Socket client) {
+                           on_accept(ec, std::move(client));
+                         });
 }
 
 void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
@@ -128,21 +131,29 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
   }
   worker_.stats().add(Counter::sessions_accepted_total);
   admit(std::move(client));
+  continue_accepting();
+}
+
+void Listener::continue_accepting() {
+  if (!acceptor_.is_open()) return;
+  if (admission_->full()) {
+    // At max_connections: leave further clients in the backlog until a session ends.
+    paused_ = true;
+    worker_.stats().add(Counter::listener_pauses_total);
+    admission_->on_room([this] { resume(); });
+    return;
+  }
   // A session that found no descriptor for its backend socket paused the worker's accepting:
-  // accepting more now would only accept and close clients in a loop.
+  // accepting more now would only take clients that cannot be served yet.
   if (worker_.accept_paused_until() > Clock::now())
     return accept_after(worker_.accept_paused_until());
-  if (!admission_->full()) return do_accept();
-  // At max_connections: leave further clients in the backlog until a session ends.
-  paused_ = true;
-  worker_.stats().add(Counter::listener_pauses_total);
-  admission_->on_room([this] { resume(); });
+  do_accept();
 }
 
 void Listener::accept_after(Clock::time_point when) {
   pause_timer_.expires_at(when);
   pause_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && acceptor_.is_open()) do_accept();
+    if (!ec) continue_accepting();
   });
 }
 
@@ -151,16 +162,13 @@ void Listener::resume() {
   if (!paused_ || !acceptor_.is_open()) return;
   paused_ = false;
   // Not from inside the ending session's stop(): accept on the next turn of the reactor.
-  boost::asio::post(worker_.io(), [this] {
-    if (acceptor_.is_open()) do_accept();
-  });
+  boost::asio::post(worker_.io(), [this] { continue_accepting(); });
 }
 
 // Checks `client` against the allow/deny lists and per-source limit, then starts its Session.
 void Listener::admit(Socket client) {
   boost::system::error_code ec;
-  const net::Endpoint peer = client.remote_endpoint(ec);
-  if (ec) return;  // already gone
+  const net::Endpoint peer = peer_;
   const Admission::Verdict verdict = admission_->check(peer);
   if (verdict != Admission::Verdict::admitted) {
     const bool denied = verdict == Admission::Verdict::denied;

@@ -51,8 +51,11 @@ class Listener {
   void admit(Socket client);
   void remove_stale_socket_file() const;
   void resume();
-  // Accepts again at `when` (after an out-of-descriptors error).
+  // Accepts again at `when` (after an out-of-descriptors error), through continue_accepting.
   void accept_after(Clock::time_point when);
+  // After an accept: accepts the next client, unless at max_connections (then waits for
+  // room) or while the worker's accepting is paused for lack of descriptors.
+  void continue_accepting();
 
   Worker& worker_;
   config::ConfigPtr config_;
@@ -61,6 +64,7 @@ class Listener {
   boost::asio::steady_timer pause_timer_;
   std::shared_ptr<UpstreamPool> pool_;
   std::shared_ptr<Admission> admission_;
+  net::Endpoint peer_;   // filled by each accept
   bool paused_ = false;  // at max_connections, waiting for a session to end
   Clock::time_point last_error_log_{};
   unsigned long errors_since_log_ = 0;

@@ -56,9 +56,10 @@ TEST(Balancer, SmoothRoundRobinInterleavesRatherThanBursts) {
 
 TEST(Balancer, RandomTwoChoicesAndHashFollowWeights) {
   for (const auto policy : {BalancePolicy::random, BalancePolicy::source_hash}) {
-    const auto got = shares(policy, {1, 1, 1});
-    for (double share : got)
-      EXPECT_NEAR(share, 1.0 / 3, 0.05) << config::to_string(policy);
+    const auto got = shares(policy, {1, 1, 2});
+    EXPECT_NEAR(got[0], 0.25, 0.05) << config::to_string(policy);
+    EXPECT_NEAR(got[1], 0.25, 0.05) << config::to_string(policy);
+    EXPECT_NEAR(got[2], 0.5, 0.05) << config::to_string(policy);
   }
 }
 
