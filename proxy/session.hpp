@@ -11,8 +11,8 @@
 //     └─ refused / timeout, no attempt left ─▶ closed
 //
 // One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
-// half-closed once one direction ended). A failed
-// channel aborts both sockets with RST, so a reset on one side reaches the other as a reset.
+// half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
+// reset on one side reaches the other as a reset.
 // The Worker's registry owns the session; pending handlers hold it alive too; stop() is
 // idempotent.
 #pragma once

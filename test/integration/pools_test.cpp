@@ -26,10 +26,11 @@
 namespace spliceproxy::test {
 namespace {
 
-// Three backends behind listener "web", with `listener_keys` and `backend_keys` (YAML lines,
-// indented 4 spaces) added to the listener and the backend.
+// Backends on `host` and `ports` behind listener "web", with `listener_keys` and
+// `backend_keys` (YAML lines, indented 4 spaces) added to the listener and the backend.
 std::string pool_yaml(const std::vector<std::uint16_t>& ports, const std::vector<unsigned>& weights,
-                      const std::string& listener_keys, const std::string& backend_keys) {
+                      const std::string& listener_keys, const std::string& backend_keys,
+                      const std::string& host = "127.0.0.1") {
   std::ostringstream yaml;
   yaml << "log: {level: info}\n"
        << "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    backend: pool\n"
@@ -37,7 +38,7 @@ std::string pool_yaml(const std::vector<std::uint16_t>& ports, const std::vector
        << listener_keys << "backends:\n  - name: pool\n"
        << backend_keys << "    servers:\n";
   for (std::size_t i = 0; i < ports.size(); ++i) {
-    yaml << "      - {address: 127.0.0.1:" << ports[i]
+    yaml << "      - {address: " << host << ":" << ports[i]
          << ", weight: " << (i < weights.size() ? weights[i] : 1) << "}\n";
   }
   return yaml.str();
@@ -249,6 +250,22 @@ TEST_P(PoolsTest, Ipv6AndUnixSocketListenersAndBackendsCarryBytesIntact) {
   EXPECT_EQ(proxy_->stop(), 0);
   EXPECT_NE(lstat(path.c_str(), &info), 0) << "the socket file was left behind";
   unlink(path.c_str());
+}
+
+// "localhost" resolves at start, to 127.0.0.1 or ::1 depending on the machine: a backend
+// listens on both (when ::1 has that port free), and the log names what was used.
+TEST_P(PoolsTest, HostnameIsResolvedAtStartAndLogged) {
+  const std::uint16_t port = backends_[0]->port();
+  std::unique_ptr<TestBackend> v6;
+  try {
+    v6 = std::make_unique<TestBackend>(BackendBehavior::echo(), TestBackend::Family::ipv6, port);
+  } catch (const std::exception&) {  // ::1 port taken: an IPv4 answer is then needed
+  }
+  start(pool_yaml({port}, {}, "", "    max_connect_attempts: 1\n", "localhost"));
+  EXPECT_TRUE(proxy_->wait_for_stderr("localhost:" + std::to_string(port) + " resolved to",
+                                      Clock::now() + 5s));
+  run_sessions(1);
+  EXPECT_EQ(backends_[0]->accepted() + (v6 ? v6->accepted() : 0), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Splice, PoolsTest, ::testing::Values("splice"), mode_name);
