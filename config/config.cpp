@@ -83,6 +83,20 @@ std::string_view to_string(SpliceMode mode) {
   return "unknown";
 }
 
+std::string_view to_string(BalancePolicy policy) {
+  switch (policy) {
+    case BalancePolicy::round_robin:
+      return "round_robin";
+    case BalancePolicy::least_connections:
+      return "least_connections";
+    case BalancePolicy::random:
+      return "random";
+    case BalancePolicy::source_hash:
+      return "source_hash";
+  }
+  return "unknown";
+}
+
 const Backend& Config::backend_of(const Listener& listener) const {
   for (const Backend& backend : backends) {
     if (backend.name == listener.backend) return backend;

@@ -22,12 +22,16 @@ using Duration = std::chrono::milliseconds;
 enum class LogLevel { debug, info, warn, error };
 enum class SpliceMode { splice, copy };
 
-// An IP literal and a port. `host` holds the address without brackets
-// ("127.0.0.1", "::1"); `to_string()` puts IPv6 in brackets.
+// Where to listen or connect: an IP literal or a hostname and a port, or a Unix socket path.
+// `host` holds an IP address without brackets ("127.0.0.1", "::1") or a hostname (resolved
+// when the proxy starts); `path` is set instead for "unix:/path". `to_string()` gives the
+// config's text form back ("[::1]:80", "unix:/run/app.sock").
 struct Address {
   std::string host;
   std::uint16_t port = 0;
+  std::string path = {};  // non-empty: a Unix stream socket; host and port are then unused
 
+  bool is_unix() const { return !path.empty(); }
   std::string to_string() const;
 
   friend bool operator==(const Address&, const Address&) = default;
@@ -36,8 +40,22 @@ struct Address {
 struct Timeouts {
   Duration connect = std::chrono::seconds(5);
   Duration idle = std::chrono::minutes(5);
+  // One side sent EOF and nothing moved either way for this long: the session is closed.
+  Duration half_closed = std::chrono::minutes(1);
 
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
+};
+
+// An address block, "10.0.0.0/8" or "::1/128"; `address` is 4 or 16 bytes in network order.
+struct Cidr {
+  std::vector<std::uint8_t> address;
+  unsigned prefix = 0;
+
+  std::string to_string() const;
+  // Whether `ip` (4 or 16 bytes, network order) is inside the block; families never mix.
+  bool contains(const std::uint8_t* ip, std::size_t size) const;
+
+  friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 
 struct Listener {
@@ -45,19 +63,56 @@ struct Listener {
   Address listen;
   std::string backend;  // name of an entry of Config::backends (checked at load)
   Timeouts timeouts;
+  // Pools and limits (backend_schema.cpp).
+  unsigned socket_mode = 0660;                 // permissions of a Unix listening socket file
+  std::size_t max_connections = 0;             // live sessions; 0 = unlimited
+  std::size_t max_connections_per_source = 0;  // live sessions per client IP; 0 = unlimited
+  std::vector<Cidr> allow = {};                // empty = every source allowed
+  std::vector<Cidr> deny = {};
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };
 
 struct Server {
   Address address;
+  unsigned weight = 1;              // 1..256, share of round_robin picks
+  std::size_t max_connections = 0;  // live sessions on this server; 0 = unlimited
 
   friend bool operator==(const Server&, const Server&) = default;
+};
+
+enum class BalancePolicy { round_robin, least_connections, random, source_hash };
+
+// Passive health: connect failures in a row that eject a server, and for how long.
+struct Ejection {
+  unsigned consecutive_failures = 3;        // 0 = never eject
+  Duration base = std::chrono::seconds(1);  // first ejection; doubles while it keeps failing
+  Duration max = std::chrono::seconds(30);  // cap of the doubling
+
+  friend bool operator==(const Ejection&, const Ejection&) = default;
+};
+
+// Active health: a connect (optionally a request and a reply prefix) every `interval`.
+struct HealthCheck {
+  bool enabled = false;
+  Duration interval = std::chrono::seconds(2);
+  Duration timeout = std::chrono::seconds(1);
+  Duration jitter = std::chrono::milliseconds(0);  // up to this much added to each interval
+  unsigned rise = 2;                               // passes in a row that mark a server up
+  unsigned fall = 3;                               // failures in a row that mark it down
+  std::string send;                                // bytes sent after connecting, may be empty
+  std::string expect;                              // reply prefix required, may be empty
+
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
 };
 
 struct Backend {
   std::string name;
   std::vector<Server> servers;  // never empty
+  BalancePolicy balance = BalancePolicy::round_robin;
+  unsigned max_connect_attempts = 3;  // per session, each on a different server when possible
+  Ejection ejection = {};
+  HealthCheck health_check = {};
 
   friend bool operator==(const Backend&, const Backend&) = default;
 };
@@ -120,5 +175,6 @@ std::string to_yaml(const Config& config);
 
 std::string_view to_string(LogLevel level);
 std::string_view to_string(SpliceMode mode);
+std::string_view to_string(BalancePolicy policy);
 
 }  // namespace spliceproxy::config

@@ -44,18 +44,6 @@ std::string parse_unique_name(const YamlNode& node, std::string_view kind, First
   return name;
 }
 
-// The enumerator of `values` whose to_string() is the node's text; throws "expected one
-// of ..." listing them all when there is none.
-template <typename Enum, std::size_t N>
-Enum parse_enum(const YamlNode& node, const Enum (&values)[N]) {
-  std::vector<std::string_view> names;
-  for (Enum value : values) {
-    if (node.text() == to_string(value)) return value;
-    names.push_back(to_string(value));
-  }
-  node.fail_expected(fmt::format("one of {}", fmt::join(names, ", ")));
-}
-
 // `workers: auto`: one per core, within [1, kMaxWorkers] (hardware_concurrency() may be 0).
 unsigned auto_workers() {
   return std::clamp(std::thread::hardware_concurrency(), 1u, kMaxWorkers);
@@ -101,38 +89,28 @@ SpliceSettings parse_splice(const YamlNode& node) {
   return splice;
 }
 
-// A duration within [min, max]; `max` zero means no upper bound.
-Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
-  const Duration value = node.parse(parse_duration);
-  if (value < min || (max.count() != 0 && value > max)) {
-    node.fail_expected(
-        max.count() == 0
-            ? fmt::format("a duration of at least {}", format_duration(min))
-            : fmt::format("a duration from {} to {}", format_duration(min), format_duration(max)));
-  }
-  return value;
-}
-
 Timeouts parse_timeouts(const YamlNode& node) {
-  node.expect_map({"connect", "idle"});
+  node.expect_map({"connect", "idle", "half_closed"});
   Timeouts timeouts;
   if (auto connect = node.find("connect")) {
     timeouts.connect = parse_duration_in(*connect, kMinDuration, kMaxConnectTimeout);
   }
   if (auto idle = node.find("idle")) timeouts.idle = parse_duration_in(*idle, kMinDuration, {});
+  if (auto half = node.find("half_closed")) {
+    timeouts.half_closed = parse_duration_in(*half, kMinDuration, {});
+  }
   return timeouts;
 }
 
 // One item of `backends`; its name must not be in `names` yet and is added to it.
 Backend parse_backend(const YamlNode& node, FirstSeen& names) {
-  node.expect_map({"name", "servers"});
+  node.expect_map(
+      {"name", "servers", "balance", "max_connect_attempts", "ejection", "health_check"});
   Backend backend;
   backend.name = parse_unique_name(node.at("name"), "backend", names);
-  for (const YamlNode& item : node.at("servers").items("server")) {
-    item.expect_map({"address"});
-    const auto parse = [](std::string_view text) { return parse_address(text, PortZero::refused); };
-    backend.servers.push_back(Server{item.at("address").parse(parse)});
-  }
+  for (const YamlNode& item : node.at("servers").items("server"))
+    backend.servers.push_back(parse_server(item));
+  parse_backend_pool_keys(node, backend);
   return backend;
 }
 
@@ -155,13 +133,14 @@ using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
 // `backend_refs`, to be resolved once the backends are known.
 Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
                         std::vector<YamlNode>& backend_refs) {
-  node.expect_map({"name", "listen", "backend", "timeouts"});
+  node.expect_map({"name", "listen", "backend", "timeouts", "mode", "max_connections",
+                   "max_connections_per_source", "allow", "deny"});
   Listener listener;
   listener.name = parse_unique_name(node.at("name"), "listener", names);
   const YamlNode listen = node.at("listen");
   const auto parse = [](std::string_view text) { return parse_address(text, PortZero::allowed); };
   listener.listen = listen.parse(parse);
-  if (listener.listen.port != 0) {
+  if (listener.listen.port != 0 || listener.listen.is_unix()) {
     const auto [first, inserted] =
         taken.emplace(listener.listen.to_string(), std::pair{listener.name, listen.line()});
     if (!inserted) {
@@ -171,6 +150,7 @@ Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& 
   }
   backend_refs.push_back(node.at("backend"));
   if (auto timeouts = node.find("timeouts")) listener.timeouts = parse_timeouts(*timeouts);
+  parse_listener_pool_keys(node, listener);
   return listener;
 }
 
@@ -195,6 +175,17 @@ std::vector<Backend> parse_backends(const YamlNode& node) {
 }
 
 }  // namespace
+
+Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
+  const Duration value = node.parse(parse_duration);
+  if (value < min || (max.count() != 0 && value > max)) {
+    node.fail_expected(
+        max.count() == 0
+            ? fmt::format("a duration of at least {}", format_duration(min))
+            : fmt::format("a duration from {} to {}", format_duration(min), format_duration(max)));
+  }
+  return value;
+}
 
 Config parse_config(const YamlNode& root) {
   root.expect_map({"workers", "log", "splice", "listeners", "backends"});

@@ -41,6 +41,40 @@ std::string scalar(std::string_view text) {
   return out + '"';
 }
 
+std::string cidr_list(const std::vector<Cidr>& blocks) {
+  std::string list = "[";
+  for (const Cidr& block : blocks)
+    list += (list.size() > 1 ? ", " : "") + scalar(block.to_string());
+  return list + "]";
+}
+
+void append_listener_limits(std::string& out, const Listener& listener) {
+  auto it = std::back_inserter(out);
+  if (listener.listen.is_unix()) fmt::format_to(it, "    mode: \"{:04o}\"\n", listener.socket_mode);
+  fmt::format_to(it, "    max_connections: {}\n", listener.max_connections);
+  fmt::format_to(it, "    max_connections_per_source: {}\n", listener.max_connections_per_source);
+  // An empty list is the default and is left out (a list in the schema has items).
+  if (!listener.allow.empty()) fmt::format_to(it, "    allow: {}\n", cidr_list(listener.allow));
+  if (!listener.deny.empty()) fmt::format_to(it, "    deny: {}\n", cidr_list(listener.deny));
+}
+
+void append_backend_pool(std::string& out, const Backend& backend) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "    balance: {}\n", to_string(backend.balance));
+  fmt::format_to(it, "    max_connect_attempts: {}\n", backend.max_connect_attempts);
+  const Ejection& e = backend.ejection;
+  fmt::format_to(it,
+                 "    ejection:\n      consecutive_failures: {}\n      base: {}\n      max: {}\n",
+                 e.consecutive_failures, format_duration(e.base), format_duration(e.max));
+  const HealthCheck& h = backend.health_check;
+  if (!h.enabled) return;
+  fmt::format_to(it, "    health_check:\n      interval: {}\n      timeout: {}\n      jitter: {}\n",
+                 format_duration(h.interval), format_duration(h.timeout),
+                 format_duration(h.jitter));
+  fmt::format_to(it, "      rise: {}\n      fall: {}\n      send: {}\n      expect: {}\n", h.rise,
+                 h.fall, scalar(h.send), scalar(h.expect));
+}
+
 void append_listener(std::string& out, const Listener& listener) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "  - name: {}\n", scalar(listener.name));
@@ -49,6 +83,8 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "    timeouts:\n");
   fmt::format_to(it, "      connect: {}\n", format_duration(listener.timeouts.connect));
   fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
+  fmt::format_to(it, "      half_closed: {}\n", format_duration(listener.timeouts.half_closed));
+  append_listener_limits(out, listener);
 }
 
 void append_backend(std::string& out, const Backend& backend) {
@@ -57,7 +93,10 @@ void append_backend(std::string& out, const Backend& backend) {
   fmt::format_to(it, "    servers:\n");
   for (const Server& server : backend.servers) {
     fmt::format_to(it, "      - address: {}\n", scalar(server.address.to_string()));
+    fmt::format_to(it, "        weight: {}\n", server.weight);
+    fmt::format_to(it, "        max_connections: {}\n", server.max_connections);
   }
+  append_backend_pool(out, backend);
 }
 
 }  // namespace

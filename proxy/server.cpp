@@ -26,12 +26,29 @@ void Server::open() {
   if (config_->workers != 1)
     log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
   log_pipe_limits();
+  open_pools();
   for (const auto& listener : config_->listeners) {
-    auto opened = std::make_unique<Listener>(worker_, config_, listener);
+    auto opened =
+        std::make_unique<Listener>(worker_, config_, listener, pools_.at(listener.backend));
     opened->open();
     log::info("listener {} listening on {} -> backend {}", opened->name(), opened->local_address(),
               listener.backend);
     listeners_.push_back(std::move(opened));
+  }
+}
+
+void Server::open_pools() {
+  for (const auto& backend : config_->backends) {
+    std::vector<net::Endpoint> endpoints;
+    for (const auto& server : backend.servers)
+      endpoints.push_back(net::to_endpoint(server.address));
+    auto pool = std::make_shared<UpstreamPool>(backend, std::move(endpoints), worker_.stats());
+    if (backend.health_check.enabled)
+      checkers_.push_back(std::make_unique<HealthChecker>(io_, pool, worker_.stats()));
+    pools_[backend.name] = std::move(pool);
+    log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name,
+              backend.servers.size(), config::to_string(backend.balance),
+              backend.max_connect_attempts);
   }
 }
 
@@ -58,6 +75,8 @@ void Server::run() {
     log::info("signal {} received: closing listeners and sessions", signal);
     stop();
   });
+  for (auto& checker : checkers_)
+    checker->start();
   for (auto& listener : listeners_)
     listener->start();
   io_.run();
@@ -70,6 +89,8 @@ void Server::stop() {
   signals_.cancel(ignored);
   for (auto& listener : listeners_)
     listener->close();
+  for (auto& checker : checkers_)
+    checker->stop();
   worker_.stop_all_sessions();
 }
 

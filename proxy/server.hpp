@@ -4,11 +4,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/health_checker.hpp"
 #include "proxy/listener.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {
@@ -32,11 +36,15 @@ class Server {
 
  private:
   void log_pipe_limits() const;
+  // One pool per backend, its servers resolved (hostnames once, here, before serving).
+  void open_pools();
 
   config::ConfigPtr config_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   Worker worker_;
+  std::map<std::string, std::shared_ptr<UpstreamPool>> pools_;  // by backend name
+  std::vector<std::unique_ptr<HealthChecker>> checkers_;        // backends with health_check
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
 };

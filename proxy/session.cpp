@@ -6,8 +6,10 @@
 
 #include <boost/asio/socket_base.hpp>
 #include <cstring>
+#include <utility>
 
 #include "proxy/log.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {
@@ -44,23 +46,17 @@ Session::Session(Worker& worker, config::ConfigPtr config, const config::Listene
       timer_(worker.io()),
       id_(id) {}
 
-void Session::start(const net::Endpoint& server) {
+void Session::start(SessionRoute route) {
+  route_ = std::move(route);
   prepare(client_);
-  backend_name_ = net::to_string(server);
-  worker_.stats().add(Counter::connect_attempts_total);
-  arm_timer(started_ + listener_.timeouts.connect);
-  backend_.async_connect(server, [self = shared_from_this()](const boost::system::error_code& ec) {
-    self->on_connect(ec);
-  });
+  tried_.reserve(route_.pool->backend().max_connect_attempts);
+  connect_next();
 }
 
 void Session::on_connect(const boost::system::error_code& ec) {
   if (stopped_) return;
-  if (ec) {
-    error_ = ec.value();
-    worker_.stats().add(Counter::connect_failures_total);
-    return stop(CloseReason::connect_failed);
-  }
+  if (ec) return on_attempt_failed(ec.value(), CloseReason::connect_failed);
+  route_.pool->connected(*server_);
   connected_ = true;
   connected_at_ = Clock::now();
   prepare(backend_);
@@ -69,7 +65,7 @@ void Session::on_connect(const boost::system::error_code& ec) {
                       ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
   to_client_.emplace(backend_, client_, Direction::backend_to_client, mode,
                      ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
-  arm_timer(connected_at_ + listener_.timeouts.idle);
+  arm_timer(idle_deadline());
   to_backend_->start();
   if (!stopped_) to_client_->start();
 }
@@ -84,19 +80,16 @@ void Session::arm_timer(Clock::time_point deadline) {
       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
 }
 
-// Connecting: the connect deadline passed. Forwarding: re-arm to the last progress plus the
-// idle timeout, so progress itself never touches the timer.
+// Connecting: the attempt's deadline passed. Forwarding: re-arm to the last progress plus the
+// idle (or half-closed) timeout, so progress itself never touches the timer.
 void Session::on_timer(const boost::system::error_code& ec) {
   if (ec || stopped_) return;
-  if (!connected_) {
-    worker_.stats().add(Counter::connect_failures_total);
-    error_ = ETIMEDOUT;
-    return stop(CloseReason::connect_timeout);
+  if (std::exchange(waiting_for_descriptor_, false)) return connect_next();
+  if (!connected_) return on_attempt_failed(ETIMEDOUT, CloseReason::connect_timeout);
+  const Clock::time_point deadline = idle_deadline();
+  if (Clock::now() >= deadline) {
+    return stop(half_closed() ? CloseReason::half_closed_timeout : CloseReason::idle_timeout);
   }
-  const Clock::time_point last =
-      std::max({connected_at_, to_backend_->last_progress(), to_client_->last_progress()});
-  const Clock::time_point deadline = last + listener_.timeouts.idle;
-  if (Clock::now() >= deadline) return stop(CloseReason::idle_timeout);
   arm_timer(deadline);
 }
 
@@ -108,7 +101,8 @@ void Session::on_channel_end(SpliceChannel& channel) {
   }
   if (to_backend_->state() == SpliceChannel::State::done &&
       to_client_->state() == SpliceChannel::State::done)
-    stop(CloseReason::completed);
+    return stop(CloseReason::completed);
+  arm_timer(idle_deadline());  // one direction ended: the half-closed timeout applies now
 }
 
 CloseReason Session::reason_for_failure(const SpliceChannel& channel) const {
@@ -124,6 +118,8 @@ void Session::stop(CloseReason reason) {
   if (to_backend_) to_backend_->stop();
   if (to_client_) to_client_->stop();
   timer_.cancel();
+  release_server();
+  route_.ticket.release();
   const bool reset = reason != CloseReason::completed;
   close_socket(client_, reset);
   close_socket(backend_, reset);

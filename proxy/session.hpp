@@ -5,11 +5,14 @@
 //                 └──────────── to_client_  (backend_to_client) ───────────┘
 //
 //   connecting ──connected──▶ forwarding ──both channels done──▶ closed (completed)
-//        │                        │
-//        └─ refused / timeout ─▶ closed        a channel failed / idle timeout ─▶ closed
+//     │    ▲                      │
+//     │    └ refused / timeout,   └─ a channel failed / idle or half-closed timeout ─▶ closed
+//     │      attempts left: next server (session_connect.cpp)
+//     └─ refused / timeout, no attempt left ─▶ closed
 //
-// One timer per session, re-armed to the nearest deadline (connect, then idle). A failed
-// channel aborts both sockets with RST, so a reset on one side reaches the other as a reset.
+// One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
+// half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
+// reset on one side reaches the other as a reset.
 // The Worker's registry owns the session; pending handlers hold it alive too; stop() is
 // idempotent.
 #pragma once
@@ -18,8 +21,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admission.hpp"
 #include "proxy/net.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/stats.hpp"
@@ -27,14 +32,24 @@
 namespace spliceproxy {
 
 class Worker;
+class UpstreamPool;
+
+// What a Listener hands a Session: the pool to connect through, the client's key for
+// source_hash, and the listener's count of this session (released when the session stops).
+struct SessionRoute {
+  std::shared_ptr<UpstreamPool> pool;
+  std::uint64_t source_key = 0;
+  AdmissionTicket ticket;
+};
 
 class Session : public std::enable_shared_from_this<Session>, private ChannelObserver {
  public:
   Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener, Socket client,
           std::uint64_t id);
 
-  // Connects to `server` within the connect timeout, then forwards both directions.
-  void start(const net::Endpoint& server);
+  // Connects to a server of the route's pool, each attempt within the connect timeout and
+  // on another server, up to the backend's max_connect_attempts; then forwards both ways.
+  void start(SessionRoute route);
 
   // Closes both sockets (with RST unless the session completed), cancels the timer and
   // leaves the worker's registry. Safe to call more than once.
@@ -43,7 +58,13 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::uint64_t id() const { return id_; }
 
  private:
+  void connect_next();
   void on_connect(const boost::system::error_code& ec);
+  void on_attempt_failed(int error, CloseReason reason);
+  void wait_for_descriptor();
+  void release_server();
+  bool half_closed() const;
+  Clock::time_point idle_deadline() const;
   void arm_timer(Clock::time_point deadline);
   void on_timer(const boost::system::error_code& ec);
   void on_channel_end(SpliceChannel& channel) override;
@@ -58,6 +79,11 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   boost::asio::steady_timer timer_;
   std::uint64_t id_;
   std::string backend_name_;
+  SessionRoute route_;
+  std::vector<std::size_t> tried_;       // servers of route_.pool tried, in order
+  std::optional<std::size_t> server_;    // the server counted as in use by this session
+  bool waiting_for_descriptor_ = false;  // the timer runs a descriptor pause, not a deadline
+  unsigned attempt_ = 0;                 // numbers connect attempts, to ignore stale completions
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

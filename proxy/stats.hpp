@@ -21,7 +21,15 @@ namespace spliceproxy {
   X(bytes_copied_total, "Payload bytes moved through a user-space buffer")             \
   X(splice_fallbacks_total, "Channels that fell back from splice to copying")          \
   X(pipes_created_total, "Pipes created for the pipe pool")                            \
-  X(accept_errors_total, "Failed accept(2) calls")
+  X(accept_errors_total, "Failed accept(2) calls")                                     \
+  /* backend pools and listener limits */                                              \
+  X(connect_retries_total, "Connect attempts retried on another server")               \
+  X(servers_ejected_total, "Servers ejected after connect failures in a row")          \
+  X(health_check_transitions_total, "Servers marked up or down by health checks")      \
+  X(no_server_total, "Sessions closed because no server could be connected")           \
+  X(acl_denied_total, "Clients closed by a listener's allow/deny lists")               \
+  X(source_limit_rejects_total, "Clients closed at max_connections_per_source")        \
+  X(listener_pauses_total, "Times a listener stopped accepting at max_connections")
 
 // Why a session ended. X(name)
 #define SPLICEPROXY_CLOSE_REASONS(X) \
@@ -31,7 +39,9 @@ namespace spliceproxy {
   X(idle_timeout)                    \
   X(client_error)                    \
   X(backend_error)                   \
-  X(shutdown)
+  X(shutdown)                        \
+  X(denied)                          \
+  X(half_closed_timeout)
 
 enum class Counter {
 #define SPLICEPROXY_ENUM(name, help) name,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -19,6 +20,8 @@ class Worker {
  public:
   // Pipes kept for reuse when idle.
   static constexpr std::size_t kMaxIdlePipes = 64;
+  // How long listeners stop accepting when the process is out of descriptors.
+  static constexpr auto kDescriptorPause = std::chrono::milliseconds(100);
 
   Worker(boost::asio::io_context& io, const config::SpliceSettings& splice);
 
@@ -32,6 +35,13 @@ class Worker {
   void remove(std::uint64_t id);
   std::size_t active_sessions() const { return sessions_.size(); }
 
+  // Out of descriptors (a backend socket could not be opened): listeners accept again only
+  // from `until` on, rather than accepting clients that cannot be served.
+  void pause_accepting(std::chrono::steady_clock::time_point until) {
+    accept_paused_until_ = until;
+  }
+  std::chrono::steady_clock::time_point accept_paused_until() const { return accept_paused_until_; }
+
   // Closes every live session (at shutdown).
   void stop_all_sessions();
 
@@ -40,6 +50,7 @@ class Worker {
   Stats stats_;
   PipePool pipes_;
   std::uint64_t last_session_id_ = 0;
+  std::chrono::steady_clock::time_point accept_paused_until_{};
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
 };
 

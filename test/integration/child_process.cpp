@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,9 +23,12 @@ namespace {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(char* const* argv, int out_w, int err_w, pid_t parent) {
+[[noreturn]] void exec_child(char* const* argv, int out_w, int err_w, pid_t parent,
+                             unsigned fd_limit) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process
   if (getppid() != parent) _exit(127);
+  const rlimit limit{fd_limit, fd_limit};
+  if (fd_limit != 0 && setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(127);
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) _exit(127);
   // Test sockets must not leak into the proxy: a copy held there would keep connections open.
@@ -49,7 +53,7 @@ int decode_status(int status) {
 
 }  // namespace
 
-Child spawn_child(const std::vector<std::string>& args) {
+Child spawn_child(const std::vector<std::string>& args, unsigned fd_limit) {
   std::vector<char*> argv;
   for (const auto& arg : args)
     argv.push_back(const_cast<char*>(arg.c_str()));
@@ -68,7 +72,7 @@ Child spawn_child(const std::vector<std::string>& args) {
   const pid_t parent = getpid();
   child.pid = fork();
   if (child.pid < 0) throw_errno("fork");
-  if (child.pid == 0) exec_child(argv.data(), out_w.get(), err_w.get(), parent);
+  if (child.pid == 0) exec_child(argv.data(), out_w.get(), err_w.get(), parent, fd_limit);
   child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, child.pid, 0)));
   if (!child.pidfd.valid()) throw_errno("pidfd_open");
   return child;

@@ -23,7 +23,9 @@ struct Child {
 // Starts argv (argv[0] is a path) with stdin on /dev/null, stdout and stderr on pipes whose read
 // ends are nonblocking, and none of the test's other descriptors. The child is SIGKILLed if the
 // calling thread dies first (PR_SET_PDEATHSIG), so call it from the test's own thread.
-Child spawn_child(const std::vector<std::string>& argv);
+// `fd_limit`, when not 0, becomes the child's RLIMIT_NOFILE, soft and hard (set before exec,
+// so the child cannot raise it back).
+Child spawn_child(const std::vector<std::string>& argv, unsigned fd_limit = 0);
 
 // Waits until the child exits or `deadline` passes; reaps it and returns its status on exit
 // (exit code, or 128+N for signal N).

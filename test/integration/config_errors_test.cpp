@@ -77,8 +77,9 @@ const std::vector<BadFile> kBadFiles = {
      "log: expected a map, got \"info\""},
     {"BadServerAddress", edited("127.0.0.1:9000", "x"), 8, 18,
      "backends[0].servers[0].address: expected host:port, got \"x\""},
-    {"HostnameIsNotSupported", edited("127.0.0.1:0", "localhost:0"), 3, 13,
-     "listeners[0].listen: expected an IP address literal (hostnames are not supported yet)"},
+    {"MalformedHostname", edited("127.0.0.1:0", "local_host:0"), 3, 13,
+     "listeners[0].listen: expected host:port with a hostname made of letters, digits, '-' and "
+     "'.'"},
     {"DuplicateListenerName",
      edited("backends:", "  - name: web\n    listen: 127.0.0.1:0\n    backend: app\nbackends:"), 5,
      11, "listeners[1].name: duplicate listener name \"web\", first defined at line 2"},

@@ -67,7 +67,8 @@ std::string proxy_yaml(std::string_view mode, const std::vector<ListenerConfig>&
          << "    listen: 127.0.0.1:0\n"
          << "    backend: " << l.name << "_backend\n"
          << "    timeouts: {connect: " << l.connect_timeout << ", idle: " << l.idle_timeout
-         << "}\n";
+         << ", half_closed: " << l.half_closed_timeout << "}\n"
+         << l.extra_keys;
   }
   yaml << "backends:\n";
   for (const auto& l : listeners) {
@@ -87,7 +88,7 @@ ProxyProcess::ProxyProcess(const std::string& yaml, ProxyOptions options) {
   if (write(file.get(), yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) {
     throw_errno("write " + path);
   }
-  Child child = spawn_child({SPLICEPROXY_BINARY, "-c", config_path_});
+  Child child = spawn_child({SPLICEPROXY_BINARY, "-c", config_path_}, options.fd_limit);
   pid_ = child.pid;
   pidfd_ = std::move(child.pidfd);
   stdout_pipe_ = std::move(child.out);
@@ -144,7 +145,11 @@ bool ProxyProcess::wait_for_listeners(const ProxyOptions& options) {
       const auto end = err_.find_first_of(" \n", at + needle.size());
       if (end == std::string::npos) return false;
       const auto address = err_.substr(at + needle.size(), end - at - needle.size());
-      ports_[name] = static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
+      // A Unix socket listener ("unix:/path") has no port: 0.
+      ports_[name] =
+          address.starts_with("unix:")
+              ? 0
+              : static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
     }
     return true;
   };
@@ -190,6 +195,24 @@ long ProxyProcess::proc_status_kib(std::string_view key) const {
   }
   throw std::runtime_error("no " + std::string(key) + " in /proc/" + std::to_string(pid_) +
                            "/status");
+}
+
+// Fields 14 and 15 of /proc/PID/stat, in clock ticks; the command name (field 2) may hold
+// spaces, so counting starts after its closing parenthesis.
+std::chrono::milliseconds ProxyProcess::cpu_time() const {
+  std::ifstream file("/proc/" + std::to_string(pid_) + "/stat");
+  std::string text;
+  std::getline(file, text);
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) throw std::runtime_error("cannot read /proc/PID/stat");
+  std::istringstream fields(text.substr(close + 2));  // from field 3, the state
+  std::string skip;
+  for (int field = 3; field < 14; ++field)
+    fields >> skip;
+  long long utime = 0;
+  long long stime = 0;
+  fields >> utime >> stime;
+  return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
 }
 
 long ProxyProcess::vm_rss_kib() const {

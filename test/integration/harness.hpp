@@ -70,6 +70,8 @@ struct ListenerConfig {
   std::uint16_t backend_port = 0;
   std::string connect_timeout = "5s";
   std::string idle_timeout = "5m";
+  std::string half_closed_timeout = "1m";
+  std::string extra_keys = "";  // more YAML lines for the listener, each indented by 4 spaces
 };
 
 // A complete proxy config: `mode` is "splice" or "copy"; one worker, 1 MiB pipes, listeners on
@@ -80,6 +82,7 @@ struct ProxyOptions {
   // Listeners whose "listener NAME listening on HOST:PORT" line the start waits for.
   std::vector<std::string> listeners = {"web"};
   std::chrono::milliseconds startup_timeout = 15s;
+  unsigned fd_limit = 0;  // RLIMIT_NOFILE (soft and hard) of the proxy; 0 = inherited
 };
 
 // The spliceproxy binary running as a child of the test, on a config written to a temp file.
@@ -101,6 +104,8 @@ class ProxyProcess {
   // Entries of /proc/PID/fd, and those of them that are sockets.
   int open_fd_count() const;
   int open_socket_count() const;
+  // User plus system CPU time the process used so far (utime + stime of /proc/PID/stat).
+  std::chrono::milliseconds cpu_time() const;
   // VmRSS and VmHWM from /proc/PID/status, in KiB.
   long vm_rss_kib() const;
   long vm_hwm_kib() const;

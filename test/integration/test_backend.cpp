@@ -29,16 +29,26 @@ constexpr double kBurst = 64 * kKiB;
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-Fd bound_loopback_socket(std::uint16_t& port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+// A socket bound to `port` (0: any free port) of 127.0.0.1 (or ::1); `port` receives the
+// port bound. A given port is bound with SO_REUSEADDR: its earlier connections may linger.
+Fd bound_loopback_socket(std::uint16_t& port, bool ipv6 = false) {
+  Fd fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) throw_errno("socket");
+  const int one = 1;
+  if (port != 0) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind");
-  socklen_t len = sizeof addr;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_port = htons(port);
+  addr6.sin6_addr = in6addr_loopback;
+  sockaddr* bound = ipv6 ? reinterpret_cast<sockaddr*>(&addr6) : reinterpret_cast<sockaddr*>(&addr);
+  socklen_t len = ipv6 ? sizeof addr6 : sizeof addr;
+  if (bind(fd.get(), bound, len) != 0) throw_errno("bind");
+  getsockname(fd.get(), bound, &len);
+  port = ntohs(ipv6 ? addr6.sin6_port : addr.sin_port);
   return fd;
 }
 
@@ -250,8 +260,9 @@ std::string BackendResult::describe() const {
   return text.str();
 }
 
-TestBackend::TestBackend(BackendBehavior behavior) : behavior_(behavior) {
-  listener_ = bound_loopback_socket(port_);
+TestBackend::TestBackend(BackendBehavior behavior, Family family, std::uint16_t port)
+    : behavior_(behavior), port_(port) {
+  listener_ = bound_loopback_socket(port_, family == Family::ipv6);
   if (listen(listener_.get(), SOMAXCONN) != 0) throw_errno("listen");
   stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) throw_errno("eventfd");

@@ -1,4 +1,4 @@
-// Backends for integration tests, all on 127.0.0.1 with a kernel-chosen port.
+// Backends for integration tests, on 127.0.0.1 (or ::1) with a kernel-chosen port.
 //
 // `TestBackend` accepts connections, each served on its own thread with one behaviour (echo,
 // sink with optional reply, reset after N bytes, slow reader) and records what it saw.
@@ -62,7 +62,12 @@ struct BackendResult {
 
 class TestBackend {
  public:
-  explicit TestBackend(BackendBehavior behavior);
+  enum class Family { ipv4, ipv6 };
+
+  // Listens on 127.0.0.1, or on ::1 with Family::ipv6, on a free port, or on `port` when not
+  // 0 (to bring a killed backend back at the same address).
+  explicit TestBackend(BackendBehavior behavior, Family family = Family::ipv4,
+                       std::uint16_t port = 0);
   // Stops accepting, makes every connection thread finish, joins them.
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;

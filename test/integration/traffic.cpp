@@ -26,6 +26,38 @@ int poll_timeout_ms(Clock::time_point deadline) {
   return static_cast<int>(std::max<long long>(left.count(), 0));
 }
 
+// A nonblocking socket of target.host's family, bound to target.source when given, with a
+// connect to host:port started. Returns 0 when connected at once, EINPROGRESS, or the errno.
+int start_connect(Fd& fd, std::uint16_t port, const LoopbackTarget& target) {
+  const bool v6 = target.host.find(':') != std::string::npos;
+  fd.reset(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return errno;
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  const auto fill = [&](const std::string& host, std::uint16_t p) {
+    storage = {};
+    if (v6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(p);
+      inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr);
+      size = sizeof *in6;
+    } else {
+      auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+      in->sin_family = AF_INET;
+      in->sin_port = htons(p);
+      inet_pton(AF_INET, host.c_str(), &in->sin_addr);
+      size = sizeof *in;
+    }
+  };
+  if (!target.source.empty()) {
+    fill(target.source, 0);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), size) != 0) return errno;
+  }
+  fill(target.host, port);
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), size) == 0 ? 0 : errno;
+}
+
 // One client connection as a state machine driven by poll readiness.
 class ClientConnection {
  public:
@@ -66,19 +98,14 @@ class ClientConnection {
 };
 
 void ClientConnection::start(std::uint16_t port) {
-  fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd_.valid()) return fail(errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+  const int status = start_connect(fd_, port, plan_.target);
+  if (status == 0) {
     result_.connected = true;
     on_ready(POLLOUT);
-  } else if (errno == EINPROGRESS) {
+  } else if (status == EINPROGRESS) {
     connecting_ = true;
   } else {
-    fail(errno);
+    fail(status);
   }
 }
 
@@ -177,16 +204,12 @@ ClientResult ClientConnection::finish() {
 
 }  // namespace
 
-Fd connect_loopback(std::uint16_t port, Clock::time_point deadline) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-  if (errno != EINPROGRESS) {
-    throw std::system_error(errno, std::generic_category(),
+Fd connect_loopback(std::uint16_t port, Clock::time_point deadline, const LoopbackTarget& target) {
+  Fd fd;
+  const int status = start_connect(fd, port, target);
+  if (status == 0) return fd;
+  if (status != EINPROGRESS) {
+    throw std::system_error(status, std::generic_category(),
                             "connect to port " + std::to_string(port));
   }
   pollfd p{fd.get(), POLLOUT, 0};

@@ -18,9 +18,18 @@
 
 namespace spliceproxy::test {
 
-// A nonblocking TCP connection to 127.0.0.1:port; throws if it is not established by `deadline`
+// Where a test connection goes and comes from: `host` is a loopback IP literal ("127.0.0.1",
+// "::1"); `source`, when not empty, is the local IP to bind first (any of 127.0.0.0/8 works,
+// so tests can play several clients).
+struct LoopbackTarget {
+  std::string host = "127.0.0.1";
+  std::string source;
+};
+
+// A nonblocking TCP connection to host:port; throws if it is not established by `deadline`
 // (a connection the peer already reset again is returned: it reads as closed).
-Fd connect_loopback(std::uint16_t port, Clock::time_point deadline);
+Fd connect_loopback(std::uint16_t port, Clock::time_point deadline,
+                    const LoopbackTarget& target = {});
 
 // Sets SO_LINGER {1, 0} and closes: the kernel sends RST instead of FIN.
 void reset_connection(Fd& fd);
@@ -53,6 +62,7 @@ struct ClientPlan {
   bool send_after_peer_eof = false;      // hold every byte until the peer's EOF arrived
   // Reset (RST) the connection once this many bytes were sent, instead of finishing.
   std::optional<std::uint64_t> reset_after_sent = std::nullopt;
+  LoopbackTarget target = {};  // 127.0.0.1 from any address unless set
 };
 
 // What one client connection observed. It is complete when every byte went out, the write

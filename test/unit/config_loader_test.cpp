@@ -30,14 +30,14 @@ TEST(ConfigLoader, MinimalConfigGetsEveryDefault) {
   ASSERT_EQ(config.listeners.size(), 1u);
   const Listener& web = config.listeners[0];
   EXPECT_EQ(web.name, "web");
-  EXPECT_EQ(web.listen, (Address{"127.0.0.1", 8080}));
+  EXPECT_EQ(web.listen, (Address{"127.0.0.1", 8080, {}}));
   EXPECT_EQ(web.backend, "app");
   EXPECT_EQ(web.timeouts.connect, seconds(5));
   EXPECT_EQ(web.timeouts.idle, minutes(5));
   ASSERT_EQ(config.backends.size(), 1u);
   EXPECT_EQ(config.backends[0].name, "app");
   ASSERT_EQ(config.backends[0].servers.size(), 1u);
-  EXPECT_EQ(config.backends[0].servers[0].address, (Address{"127.0.0.1", 9000}));
+  EXPECT_EQ(config.backends[0].servers[0].address, (Address{"127.0.0.1", 9000, {}}));
 }
 
 TEST(ConfigLoader, FullConfigSetsEveryKey) {
@@ -49,13 +49,13 @@ TEST(ConfigLoader, FullConfigSetsEveryKey) {
   ASSERT_EQ(config.listeners.size(), 2u);
   EXPECT_EQ(config.listeners[0].timeouts.connect, milliseconds(250));
   EXPECT_EQ(config.listeners[0].timeouts.idle, seconds(90));
-  EXPECT_EQ(config.listeners[1].listen, (Address{"::1", 0}));
+  EXPECT_EQ(config.listeners[1].listen, (Address{"::1", 0, {}}));
   EXPECT_EQ(config.listeners[1].backend, "db.v2");
   EXPECT_EQ(config.listeners[1].timeouts.connect, seconds(5));
   EXPECT_EQ(config.listeners[1].timeouts.idle, std::chrono::hours(2));
   ASSERT_EQ(config.backends.size(), 2u);
   ASSERT_EQ(config.backends[1].servers.size(), 2u);
-  EXPECT_EQ(config.backends[1].servers[1].address, (Address{"2001:db8::7", 5432}));
+  EXPECT_EQ(config.backends[1].servers[1].address, (Address{"2001:db8::7", 5432, {}}));
 }
 
 TEST(ConfigLoader, WorkersAutoMeansOnePerCore) {
@@ -83,8 +83,8 @@ TEST(ConfigLoader, BackendOfReturnsTheNamedBackend) {
 }
 
 TEST(ConfigLoader, AddressToStringBracketsIpv6) {
-  EXPECT_EQ((Address{"127.0.0.1", 80}).to_string(), "127.0.0.1:80");
-  EXPECT_EQ((Address{"::1", 8080}).to_string(), "[::1]:8080");
+  EXPECT_EQ((Address{"127.0.0.1", 80, {}}).to_string(), "127.0.0.1:80");
+  EXPECT_EQ((Address{"::1", 8080, {}}).to_string(), "[::1]:8080");
 }
 
 TEST(ConfigLoader, EnumsPrintAsInYaml) {
@@ -112,7 +112,7 @@ TEST(ConfigLoader, ToYamlQuotesWhatWouldNotReadBack) {
   Config config = load_config_string(test::kMinimal, "t");
   config.backends[0].name = "null";  // a plain `null` would read as an empty value
   config.listeners[0].backend = "null";
-  config.listeners[0].listen = Address{"::", 443};
+  config.listeners[0].listen = Address{"::", 443, {}};
   const std::string yaml = to_yaml(config);
   EXPECT_NE(yaml.find("listen: \"[::]:443\""), std::string::npos) << yaml;
   EXPECT_EQ(load_config_string(yaml, "t"), config) << yaml;
@@ -125,9 +125,19 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   EXPECT_EQ(config.log.level, LogLevel::info);
   EXPECT_EQ(config.splice, (SpliceSettings{SpliceMode::splice, 1024 * 1024}));
   ASSERT_EQ(config.listeners.size(), 1u);
-  EXPECT_EQ(config.listeners[0], (Listener{"web", {"127.0.0.1", 8080}, "app", {}}));
+  Listener web;
+  web.name = "web";
+  web.listen = Address{"127.0.0.1", 8080, {}};
+  web.backend = "app";
+  web.max_connections = 10000;
+  EXPECT_EQ(config.listeners[0], web);
   ASSERT_EQ(config.backends.size(), 1u);
-  EXPECT_EQ(config.backends[0], (Backend{"app", {Server{{"127.0.0.1", 9000}}}}));
+  Backend app;
+  app.name = "app";
+  app.servers = {Server{Address{"127.0.0.1", 9000, {}}}};
+  app.health_check.enabled = true;
+  app.health_check.jitter = milliseconds(200);
+  EXPECT_EQ(config.backends[0], app);
 }
 
 TEST(ConfigLoader, ExampleFileRoundTripsThroughToYaml) {

@@ -94,9 +94,10 @@ TEST(ConfigValidation, UnknownKeySuggestsPluralName) {
 }
 
 TEST(ConfigValidation, UnknownKeyFarFromAnyNameGetsNoSuggestion) {
-  const ConfigError e = error_of(edited("    servers:", "    weight: 3\n    servers:"));
+  const ConfigError e = error_of(edited("    servers:", "    colour: 3\n    servers:"));
   EXPECT_EQ(std::string(e.what()),
-            "test.yaml:7:5: backends[0]: unknown key 'weight', expected one of: name, servers");
+            "test.yaml:7:5: backends[0]: unknown key 'colour', expected one of: name, servers, "
+            "balance, max_connect_attempts, ejection, health_check");
 }
 
 TEST(ConfigValidation, RepeatedKeyPointsAtTheSecondOne) {
@@ -154,7 +155,7 @@ TEST(ConfigValidation, ProblemInsideAListComesBeforeAMissingList) {
   const ConfigError e = error_of(yaml.substr(0, yaml.find("backends:")) + "    prot: 80\n");
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
-            "backend, timeouts");
+            "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny");
 }
 
 TEST(ConfigValidation, EmptyListenersListIsAnError) {

@@ -28,13 +28,26 @@ TEST(ConfigValues, BadServerAddressNamesItsPath) {
             "test.yaml:8:18: backends[0].servers[0].address: expected host:port, got \"x\"");
 }
 
-TEST(ConfigValues, HostnameIsNotSupportedYet) {
-  const ConfigError e = error_of(with_listen("localhost:8080"));
-  EXPECT_EQ(e.column(), 13);
-  EXPECT_NE(std::string(e.what()).find("expected an IP address literal (hostnames are not "
-                                       "supported yet), got \"localhost:8080\""),
-            std::string::npos)
-      << e.what();
+TEST(ConfigValues, HostnameIsAccepted) {
+  const Config config = load_config_string(with_listen("localhost:8080"), "test.yaml");
+  EXPECT_EQ(config.listeners[0].listen, (Address{"localhost", 8080, {}}));
+}
+
+TEST(ConfigValues, MalformedHostnameIsRefused) {
+  const ConfigError e = error_of(with_listen("-bad-.example:8080"));
+  EXPECT_EQ(std::string(e.what()),
+            "test.yaml:3:13: listeners[0].listen: expected host:port with a hostname made of "
+            "letters, digits, '-' and '.', got \"-bad-.example:8080\"");
+}
+
+TEST(ConfigValues, UnixSocketAddressNeedsAnAbsolutePath) {
+  const Config config = load_config_string(with_listen("unix:/tmp/web.sock"), "test.yaml");
+  EXPECT_EQ(config.listeners[0].listen.path, "/tmp/web.sock");
+  EXPECT_EQ(config.listeners[0].listen.to_string(), "unix:/tmp/web.sock");
+  const ConfigError e = error_of(with_listen("unix:web.sock"));
+  EXPECT_EQ(std::string(e.what()),
+            "test.yaml:3:13: listeners[0].listen: expected unix:/absolute/path of at most 107 "
+            "bytes, got \"unix:web.sock\"");
 }
 
 TEST(ConfigValues, BadIpv4AddressIsRefused) {

@@ -1,0 +1,88 @@
+// Session, the backend side: picking a server of the pool, connect attempts with retries on
+// other servers, passive health reports, and the deadlines of a session (see session.hpp).
+// Only connecting is retried: no byte has been forwarded before a connect succeeds.
+#include <cstring>
+
+#include "proxy/log.hpp"
+#include "proxy/session.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker.hpp"
+
+namespace spliceproxy {
+
+// Starts the next attempt, on a server this session has not tried yet, or closes the session
+// when the attempts are used up or no server is left.
+void Session::connect_next() {
+  const unsigned max_attempts = route_.pool->backend().max_connect_attempts;
+  const auto server = tried_.size() < max_attempts ? route_.pool->pick(route_.source_key, tried_)
+                                                   : std::optional<std::size_t>{};
+  if (!server) {
+    worker_.stats().add(Counter::no_server_total);
+    if (tried_.empty()) error_ = EHOSTUNREACH;  // every server at its max_connections
+    return stop(error_ == ETIMEDOUT ? CloseReason::connect_timeout : CloseReason::connect_failed);
+  }
+  if (!tried_.empty()) worker_.stats().add(Counter::connect_retries_total);
+  tried_.push_back(*server);
+  server_ = server;
+  const net::Endpoint& endpoint = route_.pool->endpoint(*server);
+  backend_name_ = net::to_string(endpoint);
+  worker_.stats().add(Counter::connect_attempts_total);
+  ++attempt_;
+  arm_timer(Clock::now() + listener_.timeouts.connect);
+  backend_.async_connect(endpoint, [self = shared_from_this(),
+                                    attempt = attempt_](const boost::system::error_code& ec) {
+    // A completion of an attempt given up on (timed out, socket closed) is not this one's.
+    if (attempt == self->attempt_) self->on_connect(ec);
+  });
+}
+
+// The current attempt was refused, failed or timed out: tell the pool, close the socket
+// (cancelling a pending connect) and try the next server.
+void Session::on_attempt_failed(int error, CloseReason reason) {
+  error_ = error;
+  ++attempt_;
+  if (error == EMFILE || error == ENFILE) return wait_for_descriptor();
+  worker_.stats().add(Counter::connect_failures_total);
+  route_.pool->failed(*server_);
+  release_server();
+  boost::system::error_code ignored;
+  backend_.close(ignored);
+  if (log::enabled(log::Level::debug)) {
+    log::debug("session {} connect to {} failed ({}): {}", id_, backend_name_, to_string(reason),
+               std::strerror(error));
+  }
+  connect_next();
+}
+
+// Out of descriptors for the backend socket: not the server's fault, and another server would
+// do no better. The listeners pause (accepting clients now would only close them), and this
+// client waits: the same attempt is made again after the pause, until the connect timeout,
+// counted from the session's start, passes.
+void Session::wait_for_descriptor() {
+  const auto now = Clock::now();
+  worker_.pause_accepting(now + Worker::kDescriptorPause);
+  release_server();
+  tried_.pop_back();  // this server was not really tried
+  if (now - started_ >= listener_.timeouts.connect) return stop(CloseReason::connect_timeout);
+  waiting_for_descriptor_ = true;
+  arm_timer(now + Worker::kDescriptorPause);
+}
+
+void Session::release_server() {
+  if (server_) route_.pool->release(*server_);
+  server_.reset();
+}
+
+bool Session::half_closed() const {
+  return to_backend_->state() == SpliceChannel::State::done ||
+         to_client_->state() == SpliceChannel::State::done;
+}
+
+Clock::time_point Session::idle_deadline() const {
+  const Clock::time_point last =
+      std::max({connected_at_, to_backend_->last_progress(), to_client_->last_progress()});
+  const auto& timeouts = listener_.timeouts;
+  return last + (half_closed() ? std::min(timeouts.idle, timeouts.half_closed) : timeouts.idle);
+}
+
+}  // namespace spliceproxy

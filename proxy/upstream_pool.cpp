@@ -1,0 +1,98 @@
+// UpstreamPool: picking, passive ejection, connection counts; see upstream_pool.hpp.
+#include "proxy/upstream_pool.hpp"
+
+#include <algorithm>
+
+#include "proxy/log.hpp"
+
+namespace spliceproxy {
+namespace {
+
+std::vector<std::string> server_names(const config::Backend& backend) {
+  std::vector<std::string> names;
+  for (const auto& server : backend.servers)
+    names.push_back(server.address.to_string());
+  return names;
+}
+
+std::vector<unsigned> server_weights(const config::Backend& backend) {
+  std::vector<unsigned> weights;
+  for (const auto& server : backend.servers)
+    weights.push_back(server.weight);
+  return weights;
+}
+
+}  // namespace
+
+UpstreamPool::UpstreamPool(const config::Backend& backend, std::vector<net::Endpoint> endpoints,
+                           Stats& stats)
+    : backend_(backend),
+      stats_(stats),
+      candidates_(endpoints.size()),
+      balancer_(backend.balance, server_names(backend), server_weights(backend)) {
+  for (std::size_t i = 0; i < endpoints.size(); ++i)
+    servers_.push_back(ServerState{endpoints[i], backend.servers[i].address.to_string()});
+}
+
+bool UpstreamPool::healthy(std::size_t server, Clock::time_point now) const {
+  const ServerState& state = servers_[server];
+  return state.checked_up && now >= state.ejected_until;
+}
+
+void UpstreamPool::fill_candidates(const std::vector<std::size_t>& tried, bool health,
+                                   Clock::time_point now) {
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    const std::size_t limit = backend_.servers[i].max_connections;
+    const bool untried = std::find(tried.begin(), tried.end(), i) == tried.end();
+    const bool room = limit == 0 || servers_[i].active < limit;
+    candidates_[i] = {untried && room && (!health || healthy(i, now)), servers_[i].active};
+  }
+}
+
+std::optional<std::size_t> UpstreamPool::pick(std::uint64_t key,
+                                              const std::vector<std::size_t>& tried) {
+  const auto now = Clock::now();
+  fill_candidates(tried, true, now);
+  auto chosen = balancer_.pick(candidates_, key);
+  if (!chosen) {
+    const bool any_healthy = std::any_of(servers_.begin(), servers_.end(), [&](const auto& s) {
+      return s.checked_up && now >= s.ejected_until;
+    });
+    if (!any_healthy) {
+      fill_candidates(tried, false, now);  // no healthy server: try the others anyway
+      chosen = balancer_.pick(candidates_, key);
+    }
+  }
+  if (chosen) ++servers_[*chosen].active;
+  return chosen;
+}
+
+void UpstreamPool::connected(std::size_t server) {
+  servers_[server].failures_in_a_row = 0;
+  servers_[server].ejections_in_a_row = 0;
+}
+
+void UpstreamPool::failed(std::size_t server) {
+  ServerState& state = servers_[server];
+  ++state.failures_in_a_row;
+  const config::Ejection& policy = backend_.ejection;
+  const auto now = Clock::now();
+  if (policy.consecutive_failures == 0 || state.failures_in_a_row < policy.consecutive_failures ||
+      now < state.ejected_until) {
+    return;
+  }
+  // Back-off doubles while the server keeps failing right after each ejection ends.
+  const unsigned doublings = std::min(state.ejections_in_a_row, 20u);
+  const auto back_off = std::min<config::Duration>(policy.base * (1ll << doublings), policy.max);
+  state.ejected_until = now + back_off;
+  ++state.ejections_in_a_row;
+  stats_.add(Counter::servers_ejected_total);
+  log::warn("backend {} server {} ejected for {} ms after {} connect failures in a row",
+            backend_.name, state.name, back_off.count(), state.failures_in_a_row);
+}
+
+void UpstreamPool::release(std::size_t server) {
+  if (servers_[server].active > 0) --servers_[server].active;
+}
+
+}  // namespace spliceproxy
