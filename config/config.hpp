@@ -40,11 +40,24 @@ struct Timeouts {
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+// A mirror a listener feeds (see mirror.hpp): which one, which directions, which share of
+// sessions (decided at accept).
+enum class MirrorDirection { client_to_backend, backend_to_client, both };
+
+struct MirrorRef {
+  std::string mirror;  // name of an entry of Config::mirrors (checked at load)
+  MirrorDirection direction = MirrorDirection::both;
+  double sample = 1.0;  // 0.0 to 1.0
+
+  friend bool operator==(const MirrorRef&, const MirrorRef&) = default;
+};
+
 struct Listener {
   std::string name;
   Address listen;
   std::string backend;  // name of an entry of Config::backends (checked at load)
   Timeouts timeouts;
+  std::vector<MirrorRef> mirrors;
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };
@@ -75,6 +88,21 @@ struct LogSettings {
   friend bool operator==(const LogSettings&, const LogSettings&) = default;
 };
 
+enum class MirrorType { pcapng_file, pcapng_tcp, shadow };
+
+// A named mirror sink: a pcapng capture file (rotated by size), a live pcapng stream to a
+// TCP address, or a shadow server that gets a raw copy of the client's bytes.
+struct Mirror {
+  std::string name;
+  MirrorType type = MirrorType::pcapng_file;
+  std::string path;          // pcapng_file
+  std::size_t max_size = 0;  // pcapng_file: rotate past this size; 0 = never
+  unsigned keep = 5;         // pcapng_file: rotated files kept besides the current one
+  Address address;           // pcapng_tcp, shadow
+
+  friend bool operator==(const Mirror&, const Mirror&) = default;
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   unsigned workers = 1;
@@ -82,6 +110,7 @@ struct Config {
   SpliceSettings splice;
   std::vector<Listener> listeners;  // never empty
   std::vector<Backend> backends;
+  std::vector<Mirror> mirrors;
 
   // The backend a listener refers to; load guarantees it exists.
   const Backend& backend_of(const Listener& listener) const;
@@ -120,5 +149,7 @@ std::string to_yaml(const Config& config);
 
 std::string_view to_string(LogLevel level);
 std::string_view to_string(SpliceMode mode);
+std::string_view to_string(MirrorType type);
+std::string_view to_string(MirrorDirection direction);
 
 }  // namespace spliceproxy::config

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "config/mirror_schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -49,6 +50,7 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "    timeouts:\n");
   fmt::format_to(it, "      connect: {}\n", format_duration(listener.timeouts.connect));
   fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
+  out += mirror_refs_yaml(listener.mirrors);
 }
 
 void append_backend(std::string& out, const Backend& backend) {
@@ -75,7 +77,7 @@ std::string to_yaml(const Config& config) {
   out += "backends:\n";
   for (const Backend& backend : config.backends)
     append_backend(out, backend);
-  return out;
+  return out + mirrors_yaml(config.mirrors);
 }
 
 }  // namespace spliceproxy::config

@@ -125,7 +125,11 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   EXPECT_EQ(config.log.level, LogLevel::info);
   EXPECT_EQ(config.splice, (SpliceSettings{SpliceMode::splice, 1024 * 1024}));
   ASSERT_EQ(config.listeners.size(), 1u);
-  EXPECT_EQ(config.listeners[0], (Listener{"web", {"127.0.0.1", 8080}, "app", {}}));
+  Listener web;
+  web.name = "web";
+  web.listen = {"127.0.0.1", 8080};
+  web.backend = "app";
+  EXPECT_EQ(config.listeners[0], web);
   ASSERT_EQ(config.backends.size(), 1u);
   EXPECT_EQ(config.backends[0], (Backend{"app", {Server{{"127.0.0.1", 9000}}}}));
 }
