@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "proxy/listener.hpp"
+#include "proxy/mirror_set.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {
@@ -37,6 +38,7 @@ class Server {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   Worker worker_;
+  MirrorSet mirrors_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
 };

@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "config/config.hpp"
+#include "proxy/mirror_tap.hpp"
 #include "proxy/net.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/stats.hpp"
@@ -49,6 +50,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void on_channel_end(SpliceChannel& channel) override;
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
+  void open_mirror();
 
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
@@ -58,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   boost::asio::steady_timer timer_;
   std::uint64_t id_;
   std::string backend_name_;
+  std::unique_ptr<MirrorTap> mirror_;  // chosen at accept; null when not mirrored
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

@@ -13,6 +13,7 @@
 
 namespace spliceproxy {
 
+class MirrorSet;
 class Session;
 
 class Worker {
@@ -27,6 +28,10 @@ class Worker {
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
 
+  // The proxy's mirror sinks, if any; set before the first session.
+  MirrorSet* mirrors() const { return mirrors_; }
+  void set_mirrors(MirrorSet* mirrors) { mirrors_ = mirrors; }
+
   std::uint64_t next_session_id() { return ++last_session_id_; }
   void add(std::uint64_t id, std::shared_ptr<Session> session);
   void remove(std::uint64_t id);
@@ -40,6 +45,7 @@ class Worker {
   Stats stats_;
   PipePool pipes_;
   std::uint64_t last_session_id_ = 0;
+  MirrorSet* mirrors_ = nullptr;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
 };
 
