@@ -1,0 +1,56 @@
+// RecordingSink: a MirrorSink for unit tests. It reads what it is handed (tests may copy) and
+// checks it against the stream it mirrors, skipping the gaps the records announce, so a test
+// can tell "each byte once, in order, or an explicit gap" from anything else.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "proxy/mirror_sink.hpp"
+
+namespace spliceproxy {
+
+class RecordingSink final : public MirrorSink {
+ public:
+  RecordingSink(std::vector<std::byte> truth, std::size_t pipe_size)
+      : MirrorSink("recording", 1, pipe_size), truth_(std::move(truth)) {}
+  ~RecordingSink() override { stop(); }
+
+  // Read these after stop(): the sink thread has ended.
+  std::uint64_t offset = 0;      // where the stream is: bytes received plus bytes dropped
+  std::uint64_t received = 0;    // bytes handed over
+  std::uint64_t mismatches = 0;  // chunks that differ from the stream at their offset
+  int opens = 0;
+  int closes = 0;
+
+ private:
+  void handle(const MirrorRecord& record, int pipe_fd) override {
+    if (record.kind == MirrorRecord::Kind::open) {
+      ++opens;
+      return;
+    }
+    offset += record.dropped[0];
+    if (record.kind != MirrorRecord::Kind::data) {
+      ++closes;
+      return;
+    }
+    std::vector<std::byte> chunk(record.bytes);
+    std::size_t got = 0;
+    while (got < chunk.size()) {
+      const ssize_t n = ::read(pipe_fd, chunk.data() + got, chunk.size() - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    const bool inside = offset + got <= truth_.size();
+    if (got != chunk.size() || !inside || std::memcmp(chunk.data(), truth_.data() + offset, got))
+      ++mismatches;
+    offset += got;
+    received += got;
+  }
+
+  std::vector<std::byte> truth_;
+};
+
+}  // namespace spliceproxy
