@@ -44,7 +44,8 @@ void parse_file_keys(const YamlNode& node, Mirror& mirror) {
   if (auto max_size = node.find("max_size")) {
     mirror.max_size = max_size->parse(parse_size);
     if (mirror.max_size != 0 && mirror.max_size < kMinRotateSize)
-      max_size->fail_expected(fmt::format("0 or a size of at least {}", format_size(kMinRotateSize)));
+      max_size->fail_expected(
+          fmt::format("0 or a size of at least {}", format_size(kMinRotateSize)));
   }
   if (auto keep = node.find("keep")) {
     const auto count = parse_unsigned(keep->text());
@@ -59,14 +60,14 @@ Mirror parse_mirror(const YamlNode& node, std::map<std::string, int>& names) {
   Mirror mirror;
   const YamlNode name = node.at("name");
   mirror.name = name.text();
-  if (mirror.name.empty() || mirror.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                                 std::string::npos)
+  if (mirror.name.empty() ||
+      mirror.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos)
     name.fail_expected("a name made of letters, digits, '_', '.' and '-'");
   const auto [first, inserted] = names.emplace(mirror.name, name.line());
   if (!inserted)
-    name.fail(fmt::format("duplicate mirror name {}, first defined at line {}",
-                          quoted(mirror.name), first->second));
+    name.fail(fmt::format("duplicate mirror name {}, first defined at line {}", quoted(mirror.name),
+                          first->second));
   static constexpr MirrorType kTypes[] = {MirrorType::pcapng_file, MirrorType::pcapng_tcp,
                                           MirrorType::shadow};
   mirror.type = parse_choice(node.at("type"), kTypes);
@@ -144,8 +145,10 @@ std::string mirror_refs_yaml(const std::vector<MirrorRef>& refs) {
   if (refs.empty()) return {};
   std::string out = "    mirrors:\n";
   for (const MirrorRef& ref : refs) {
-    fmt::format_to(std::back_inserter(out), "      - mirror: {}\n        direction: {}\n"
-                   "        sample: {}\n", ref.mirror, to_string(ref.direction), ref.sample);
+    fmt::format_to(std::back_inserter(out),
+                   "      - mirror: {}\n        direction: {}\n"
+                   "        sample: {}\n",
+                   ref.mirror, to_string(ref.direction), ref.sample);
   }
   return out;
 }

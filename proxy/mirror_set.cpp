@@ -76,8 +76,8 @@ MirrorSink* MirrorSet::find(const std::string& name) const {
   return nullptr;
 }
 
-std::unique_ptr<MirrorTap> MirrorSet::tap_for(const config::Listener& listener,
-                                              unsigned worker, Stats& stats) {
+std::unique_ptr<MirrorTap> MirrorSet::tap_for(const config::Listener& listener, unsigned worker,
+                                              Stats& stats) {
   std::unique_ptr<MirrorTap> tap;
   for (const config::MirrorRef& ref : listener.mirrors) {
     MirrorSink* sink = find(ref.mirror);

@@ -13,8 +13,8 @@
 // consumes each record's bytes from the head of that pipe. Several pipes, because a pipe holds
 // at most 256 buffers (pipe-max-size 1 MiB) and a tee of many small reads fills its slots long
 // before its bytes: a worker moves on to an empty pipe once the current one holds many
-// records or refuses a chunk (see MirrorTap::deliver). Open and close records are never refused (one
-// of each per flow, so they are bounded by the sessions); a refused data slot or a short tee
+// records or refuses a chunk (see MirrorTap::deliver). Open and close records are never refused
+// (one of each per flow, so they are bounded by the sessions); a refused data slot or a short tee
 // is a drop the worker carries into its next record. The sink swaps the whole queue out under
 // the mutex and does all its slow work (disk, network) without holding it.
 #pragma once
@@ -22,9 +22,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <thread>
 #include <vector>
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <utility>
 #include <ctime>
+#include <utility>
 
 namespace spliceproxy {
 
@@ -106,9 +106,8 @@ void MirrorTap::tee(unsigned direction, int pipe_fd, std::size_t bytes) {
 }
 
 void MirrorTap::write(unsigned direction, std::span<const std::byte> data) {
-  deliver(direction, data.size(), [data](int mirror_fd, std::size_t len) {
-    return ::write(mirror_fd, data.data(), len);
-  });
+  deliver(direction, data.size(),
+          [data](int mirror_fd, std::size_t len) { return ::write(mirror_fd, data.data(), len); });
 }
 
 }  // namespace spliceproxy

@@ -6,8 +6,8 @@
 //   copy buffer  ──write──────────────────────────────────▶ a feed pipe of sink A, B ...
 //
 // Each chunk reaches each sink at most once, in order, or is counted as dropped: a short tee
-// or write (the feed pipes are full) drops the chunk's tail, a full record queue drops the whole chunk.
-// Drops are carried into the sink's next record for that direction (a gap in the capture's
+// or write (the feed pipes are full) drops the chunk's tail, a full record queue drops the whole
+// chunk. Drops are carried into the sink's next record for that direction (a gap in the capture's
 // sequence numbers) and counted in Stats. Never blocks, never allocates per chunk.
 #pragma once
 

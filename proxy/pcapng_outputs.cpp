@@ -50,7 +50,8 @@ std::size_t splice_all(int pipe_fd, int fd, std::size_t bytes, loff_t* offset) {
 
 UniqueFd create_capture(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!fd) throw std::runtime_error(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  if (!fd)
+    throw std::runtime_error(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
   ::fchmod(fd.get(), 0640);  // whatever the umask
   return fd;
 }

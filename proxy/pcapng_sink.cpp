@@ -79,8 +79,8 @@ void PcapngSink::segment(Flow& flow, unsigned direction, std::uint8_t flags, std
   std::array<std::byte, pcapng::kMaxTail> tail;
   const std::size_t head_size = pcapng::packet_head(s, head);
   const std::size_t tail_size = pcapng::packet_tail(s, tail);
-  const BlockResult r = put_block({head.data(), head_size}, pipe_fd, payload,
-                                  {tail.data(), tail_size});
+  const BlockResult r =
+      put_block({head.data(), head_size}, pipe_fd, payload, {tail.data(), tail_size});
   if (payload == 0) return;
   if (r.consumed < payload) discard(pipe_fd, payload - r.consumed);
   if (r.written) {

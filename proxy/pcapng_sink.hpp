@@ -45,8 +45,8 @@ class PcapngSink : public MirrorSink {
   void data(Flow& flow, const MirrorRecord& record, int pipe_fd);
   void end(Flow& flow, const MirrorRecord& record);
   // Writes one segment of `flow` in `direction`; its payload (if any) comes from `pipe_fd`.
-  void segment(Flow& flow, unsigned direction, std::uint8_t flags, std::size_t payload,
-               int pipe_fd, std::int64_t time_us);
+  void segment(Flow& flow, unsigned direction, std::uint8_t flags, std::size_t payload, int pipe_fd,
+               std::int64_t time_us);
 
   std::unordered_map<std::uint64_t, Flow> flows_;
 };

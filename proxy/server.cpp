@@ -20,7 +20,10 @@ std::string read_proc_value(const char* path) {
 }  // namespace
 
 Server::Server(config::ConfigPtr config)
-    : config_(std::move(config)), io_(1), signals_(io_), worker_(io_, config_->splice),
+    : config_(std::move(config)),
+      io_(1),
+      signals_(io_),
+      worker_(io_, config_->splice),
       mirrors_(*config_, 1) {
   worker_.set_mirrors(&mirrors_);
 }

@@ -75,7 +75,8 @@ void ShadowSink::send(Connection& connection, std::size_t bytes, int pipe_fd) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EINTR) {
       continue;
-    } else if (n < 0 && errno == EAGAIN && wait_for(connection.socket.get(), POLLOUT, kSendWaitMs)) {
+    } else if (n < 0 && errno == EAGAIN &&
+               wait_for(connection.socket.get(), POLLOUT, kSendWaitMs)) {
       drain_replies(connection.socket.get());
     } else {
       connection.socket.reset();

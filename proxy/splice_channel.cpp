@@ -87,7 +87,8 @@ splice_io::Result SpliceChannel::fill() {
   const splice_io::Result r = splice_io::read_some(
       src_.native_handle(), {buffer_.get() + buffer_end_, kCopyBufferSize - buffer_end_});
   if (r.status == Status::progress) {
-    if (tap_) tap_->write(static_cast<unsigned>(direction_), {buffer_.get() + buffer_end_, r.bytes});
+    if (tap_)
+      tap_->write(static_cast<unsigned>(direction_), {buffer_.get() + buffer_end_, r.bytes});
     buffer_end_ += r.bytes;
   }
   return r;

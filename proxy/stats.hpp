@@ -21,9 +21,9 @@ namespace spliceproxy {
   X(bytes_copied_total, "Payload bytes moved through a user-space buffer")             \
   X(splice_fallbacks_total, "Channels that fell back from splice to copying")          \
   X(pipes_created_total, "Pipes created for the pipe pool")                            \
-  X(accept_errors_total, "Failed accept(2) calls")                                      \
-  X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")          \
-  X(mirror_dropped_bytes_total, "Payload bytes a mirror sink did not get (it fell behind)") \
+  X(accept_errors_total, "Failed accept(2) calls")                                     \
+  X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")         \
+  X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")   \
   X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")
 
 // Why a session ended. X(name)

@@ -75,9 +75,9 @@ TEST_P(MirrorCaptureTest, RotatedCaptureIsFilesEachReadableByTshark) {
   TestBackend backend(BackendBehavior::echo());
   const std::string dir = capture_dir("rotate-" + GetParam());
   const std::string path = dir + "/cap.pcapng";
-  auto& proxy = start(backend.port(), "      - {mirror: cap, direction: client_to_backend}\n",
-                      "  - {name: cap, type: pcapng_file, path: " + path +
-                          ", max_size: 256KiB, keep: 3}\n");
+  auto& proxy =
+      start(backend.port(), "      - {mirror: cap, direction: client_to_backend}\n",
+            "  - {name: cap, type: pcapng_file, path: " + path + ", max_size: 256KiB, keep: 3}\n");
   run_and_stop(proxy, backend, paced_plans(4, 2 * kMiB, 4 * kMiB, 0x707a7e));
 
   for (const std::string& file : {path, path + ".1", path + ".2", path + ".3"}) {

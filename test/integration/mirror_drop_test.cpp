@@ -42,11 +42,11 @@ TEST_P(MirrorDropTest, SlowConsumerGetsGapsTsharkReportsButNoWrongByte) {
   const std::string dir = capture_dir("slow-" + GetParam());
   CaptureReceiver receiver(dir + "/live.pcapng", {.read_rate = 16 * kMiB});
   TestBackend backend(BackendBehavior::sink(kDown, 0xd0d0));
-  auto& proxy = start(backend.port(), "      - {mirror: live}\n",
-                      stream_mirror("live", receiver.port()));
+  auto& proxy =
+      start(backend.port(), "      - {mirror: live}\n", stream_mirror("live", receiver.port()));
   const auto deadline = Clock::now() + 120s;
-  const ClientResult client =
-      run_client(proxy.port(), {.send_bytes = kUp, .send_seed = 0xfeed, .max_chunk = kMiB}, deadline);
+  const ClientResult client = run_client(
+      proxy.port(), {.send_bytes = kUp, .send_seed = 0xfeed, .max_chunk = kMiB}, deadline);
   const auto servers = backend.wait_for_results(1, deadline);
   ASSERT_TRUE(client.complete()) << client.describe();
   ASSERT_EQ(servers.size(), 1u);
@@ -111,8 +111,10 @@ TEST_P(MirrorDropTest, LiveStreamShowsTsharkTheSameFlowsAsTheFile) {
   // The stream connects in the background: the first session waits for it.
   ASSERT_TRUE(proxy.wait_for_stderr("mirror live: streaming", Clock::now() + 10s));
   const auto deadline = Clock::now() + 120s;
-  const auto clients = run_clients(proxy.port(), paced_plans(10, 2 * kMiB, 2 * kMiB, 0x11fe), deadline);
-  for (const ClientResult& client : clients) EXPECT_TRUE(client.complete()) << client.describe();
+  const auto clients =
+      run_clients(proxy.port(), paced_plans(10, 2 * kMiB, 2 * kMiB, 0x11fe), deadline);
+  for (const ClientResult& client : clients)
+    EXPECT_TRUE(client.complete()) << client.describe();
   ASSERT_EQ(proxy.stop(), 0);
   ASSERT_TRUE(receiver.wait_for_eof(deadline));
   EXPECT_EQ(stat_value(proxy.stderr_text(), "mirror_dropped_bytes_total"), 0u);
@@ -129,9 +131,9 @@ TEST_P(MirrorDropTest, LiveStreamShowsTsharkTheSameFlowsAsTheFile) {
 TEST_P(MirrorDropTest, ShadowServerReceivesExactlyTheClientsBytes) {
   TestBackend backend(BackendBehavior::echo());
   TestBackend shadow(BackendBehavior::sink(64 * kKiB, 0x5ad));
-  auto& proxy = start(backend.port(), "      - {mirror: twin}\n",
-                      "  - {name: twin, type: shadow, address: 127.0.0.1:" +
-                          std::to_string(shadow.port()) + "}\n");
+  auto& proxy = start(
+      backend.port(), "      - {mirror: twin}\n",
+      "  - {name: twin, type: shadow, address: 127.0.0.1:" + std::to_string(shadow.port()) + "}\n");
   const auto deadline = Clock::now() + 120s;
   const auto plans = paced_plans(10, 2 * kMiB, 4 * kMiB, 0x5ad0);
   const auto clients = run_clients(proxy.port(), plans, deadline);
@@ -142,7 +144,8 @@ TEST_P(MirrorDropTest, ShadowServerReceivesExactlyTheClientsBytes) {
     EXPECT_EQ(client.received_sha256, client.sent_sha256);
     sent.push_back(client.sent_sha256);
   }
-  for (const BackendResult& copy : copies) shadowed.push_back(copy.received_sha256);
+  for (const BackendResult& copy : copies)
+    shadowed.push_back(copy.received_sha256);
   std::sort(sent.begin(), sent.end());
   std::sort(shadowed.begin(), shadowed.end());
   EXPECT_EQ(shadowed, sent);

@@ -60,7 +60,8 @@ TsharkSummary read_with_tshark(const std::string& capture, std::uint16_t backend
       "exec /usr/bin/tshark -r '" + capture +
       "' -n -T fields -E separator=/t -E occurrence=f -e tcp.stream -e tcp.dstport -e tcp.seq "
       "-e tcp.len -e tcp.flags.syn -e tcp.flags.fin -e tcp.flags.reset "
-      "-e tcp.analysis.lost_segment -e tcp.payload > '" + fields + "'";
+      "-e tcp.analysis.lost_segment -e tcp.payload > '" +
+      fields + "'";
   const CommandResult run = run_command({"/bin/sh", "-c", command}, std::chrono::minutes(4));
   if (run.exit_code != 0) {
     summary.error = "tshark exited " + std::to_string(run.exit_code) + ": " + run.err;

@@ -18,15 +18,15 @@ namespace spliceproxy::test {
 bool have_tshark();
 
 struct TsharkSegment {
-  int stream = 0;                 // tcp.stream: tshark's flow index
-  bool to_backend = false;        // destination port is the backend's
-  std::uint64_t offset = 0;       // relative seq - 1
+  int stream = 0;            // tcp.stream: tshark's flow index
+  bool to_backend = false;   // destination port is the backend's
+  std::uint64_t offset = 0;  // relative seq - 1
   std::span<const std::uint8_t> payload;
 };
 
 struct TsharkSummary {
-  bool ok = false;       // tshark ran and exited 0
-  std::string error;     // why not
+  bool ok = false;    // tshark ran and exited 0
+  std::string error;  // why not
   std::uint64_t packets = 0;
   std::uint64_t lost_segment_reports = 0;  // packets flagged tcp.analysis.lost_segment
   std::uint64_t syn_packets = 0;
@@ -41,11 +41,11 @@ TsharkSummary read_with_tshark(const std::string& capture, std::uint16_t backend
 
 // One direction of one flow as reassembled from tshark's segments.
 struct FlowDirection {
-  std::uint64_t bytes = 0;      // payload bytes seen
-  std::uint64_t next = 0;       // offset after the last segment
-  std::uint64_t gaps = 0;       // segments that started past `next`
-  std::uint64_t overlaps = 0;   // segments that started before `next`
-  std::string sha256;           // of the payload in order (meaningful when no gap/overlap)
+  std::uint64_t bytes = 0;     // payload bytes seen
+  std::uint64_t next = 0;      // offset after the last segment
+  std::uint64_t gaps = 0;      // segments that started past `next`
+  std::uint64_t overlaps = 0;  // segments that started before `next`
+  std::string sha256;          // of the payload in order (meaningful when no gap/overlap)
 };
 
 struct Flow {

@@ -54,8 +54,9 @@ TEST(MirrorSchema, SampleOutsideZeroToOneIsRefused) {
 }
 
 TEST(MirrorSchema, KeyOfAnotherTypeIsAnUnknownKey) {
-  const ConfigError e = error_of(with_mirrors(
-      "      - {mirror: twin}\n", "  - {name: twin, type: shadow, address: 127.0.0.1:1, keep: 2}\n"));
+  const ConfigError e =
+      error_of(with_mirrors("      - {mirror: twin}\n",
+                            "  - {name: twin, type: shadow, address: 127.0.0.1:1, keep: 2}\n"));
   EXPECT_EQ(e.line(), 12);
   EXPECT_NE(std::string(e.what()).find("unknown key 'keep'"), std::string::npos);
 }
@@ -68,9 +69,9 @@ TEST(MirrorSchema, DuplicateMirrorNamePointsAtTheSecondOne) {
 }
 
 TEST(MirrorSchema, SmallRotationSizeIsRefused) {
-  const ConfigError e = error_of(with_mirrors(
-      "      - {mirror: cap}\n",
-      "  - {name: cap, type: pcapng_file, path: /tmp/c.pcapng, max_size: 1KiB}\n"));
+  const ConfigError e = error_of(
+      with_mirrors("      - {mirror: cap}\n",
+                   "  - {name: cap, type: pcapng_file, path: /tmp/c.pcapng, max_size: 1KiB}\n"));
   EXPECT_EQ(e.path(), "mirrors[0].max_size");
   EXPECT_NE(std::string(e.what()).find("expected 0 or a size of at least 64KiB, got \"1KiB\""),
             std::string::npos);
