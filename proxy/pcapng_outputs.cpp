@@ -143,17 +143,21 @@ void PcapngTcpSink::tick() {
   ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &kSendTimeout, sizeof kSendTimeout);
   socket_ = std::move(fd);
+  connected_at_ = std::chrono::steady_clock::now();
   if (!write_all(socket_.get(), pcapng::section_header(), nullptr)) return disconnect(errno);
-  backoff_ = std::chrono::milliseconds(0);
   log::info("mirror {}: streaming to {}", name(), config_.address.to_string());
 }
 
 void PcapngTcpSink::disconnect(int error) {
   if (socket_) log::warn("mirror {}: stream ended: {}", name(), std::strerror(error));
   socket_.reset();
-  backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(kMinBackoff),
-                        std::chrono::milliseconds(kMaxBackoff));
-  next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+  // A consumer that accepts and then stalls must not be retried at the shortest interval.
+  const auto now = std::chrono::steady_clock::now();
+  const bool lasted = now - connected_at_ > kMaxBackoff;
+  backoff_ = lasted ? std::chrono::milliseconds(kMinBackoff)
+                    : std::clamp(backoff_ * 2, std::chrono::milliseconds(kMinBackoff),
+                                 std::chrono::milliseconds(kMaxBackoff));
+  next_attempt_ = now + backoff_;
 }
 
 PcapngSink::BlockResult PcapngTcpSink::put_block(std::span<const std::byte> head, int pipe_fd,

@@ -85,6 +85,7 @@ class PcapngTcpSink final : public PcapngSink {
   UniqueFd socket_;
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::steady_clock::time_point connected_at_{};
 };
 
 }  // namespace spliceproxy

@@ -181,6 +181,22 @@ std::pair<std::size_t, int> account(std::vector<Flow>& flows,
   return {it->second, d};
 }
 
+void list(const std::vector<Flow>& flows) {
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const Flow& f = flows[i];
+    std::printf(
+        "%zu %s -> %s client_to_backend=%llu gaps=%llu backend_to_client=%llu gaps=%llu %s\n", i,
+        f.client.text.c_str(), f.backend.text.c_str(),
+        static_cast<unsigned long long>(f.dir[0].bytes),
+        static_cast<unsigned long long>(f.dir[0].gaps),
+        static_cast<unsigned long long>(f.dir[1].bytes),
+        static_cast<unsigned long long>(f.dir[1].gaps),
+        f.rst   ? "reset"
+        : f.fin ? "closed"
+                : "open");
+  }
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: capture_reader FILE\n"
@@ -219,18 +235,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "capture_reader: no flow %zu (%zu flows)\n", wanted, flows.size());
     return 1;
   }
-  for (std::size_t i = 0; i < flows.size() && !extract; ++i) {
-    const Flow& f = flows[i];
-    std::printf(
-        "%zu %s -> %s client_to_backend=%llu gaps=%llu backend_to_client=%llu gaps=%llu %s\n", i,
-        f.client.text.c_str(), f.backend.text.c_str(),
-        static_cast<unsigned long long>(f.dir[0].bytes),
-        static_cast<unsigned long long>(f.dir[0].gaps),
-        static_cast<unsigned long long>(f.dir[1].bytes),
-        static_cast<unsigned long long>(f.dir[1].gaps),
-        f.rst   ? "reset"
-        : f.fin ? "closed"
-                : "open");
-  }
+  if (!extract) list(flows);
   return well_formed ? 0 : 1;
 }
