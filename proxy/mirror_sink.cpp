@@ -34,6 +34,8 @@ MirrorSink::MirrorSink(std::string name, unsigned workers, std::size_t pipe_size
     if (!pipe) throw std::runtime_error("mirror " + name_ + ": cannot create its feed pipes");
     pipes_.push_back(std::make_unique<FeedPipe>(std::move(*pipe)));
   }
+  staging_ = largest_pipe(pipe_size);
+  if (!staging_) throw std::runtime_error("mirror " + name_ + ": cannot create its staging pipe");
   for (unsigned worker = 0; worker < workers; ++worker)
     current_[worker] = worker * kPipesPerWorker;
   queue_.reserve(kMaxQueuedData + 64);
@@ -75,14 +77,17 @@ unsigned MirrorSink::pick_pipe(unsigned worker, bool refused) {
 }
 
 bool MirrorSink::reserve_data() {
+  if (queued_bytes_.load(std::memory_order_relaxed) >= kMaxQueuedBytes) return false;
   if (queued_data_.fetch_add(1, std::memory_order_relaxed) < kMaxQueuedData) return true;
   cancel_data();
   return false;
 }
 
 void MirrorSink::push(const MirrorRecord& record) {
-  if (record.kind == MirrorRecord::Kind::data)
+  if (record.kind == MirrorRecord::Kind::data) {
     pipes_[record.feed]->records.fetch_add(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_add(std::uint64_t{record.skip} + record.bytes, std::memory_order_relaxed);
+  }
   bool was_empty = false;
   {
     std::lock_guard lock(mutex_);
@@ -107,10 +112,12 @@ void MirrorSink::run() {
       last = stopping_ && batch.empty();
     }
     for (const MirrorRecord& record : batch) {
-      const int pipe_fd = pipes_[record.feed]->pipe.read_fd();
-      if (record.skip != 0) discard(pipe_fd, record.skip);
-      handle(record, pipe_fd);
-      if (record.kind != MirrorRecord::Kind::data) continue;
+      if (record.kind != MirrorRecord::Kind::data) {
+        handle(record, -1);
+        continue;
+      }
+      handle(stage(record), staging_->read_fd());
+      queued_bytes_.fetch_sub(std::uint64_t{record.skip} + record.bytes, std::memory_order_relaxed);
       pipes_[record.feed]->records.fetch_sub(1, std::memory_order_release);
       cancel_data();
     }
@@ -119,6 +126,26 @@ void MirrorSink::run() {
     if (last) break;
   }
   close();
+}
+
+MirrorRecord MirrorSink::stage(const MirrorRecord& record) {
+  const int feed_fd = pipes_[record.feed]->pipe.read_fd();
+  if (record.skip != 0) discard(feed_fd, record.skip);
+  MirrorRecord staged = record;
+  staged.bytes = 0;
+  while (staged.bytes < record.bytes) {
+    const ssize_t n = ::splice(feed_fd, nullptr, staging_->write_fd(), nullptr,
+                               record.bytes - staged.bytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n <= 0) break;
+    staged.bytes += static_cast<std::uint32_t>(n);
+  }
+  if (staged.bytes < record.bytes) {
+    // Cannot happen: an empty staging pipe has as many slots as the feed pipe. Stay in step.
+    log::error("mirror {}: staged {} of {} bytes", name_, staged.bytes, record.bytes);
+    discard(feed_fd, record.bytes - staged.bytes);
+    count_drop(record.bytes - staged.bytes);
+  }
+  return staged;
 }
 
 void MirrorSink::discard(int pipe_fd, std::size_t bytes) {

@@ -16,7 +16,11 @@
 // records or refuses a chunk (see MirrorTap::deliver). Open and close records are never refused
 // (one of each per flow, so they are bounded by the sessions); a refused data slot or a short tee
 // is a drop the worker carries into its next record. The sink swaps the whole queue out under
-// the mutex and does all its slow work (disk, network) without holding it.
+// the mutex and does all its slow work (disk, network) without holding it. Nor does it ever
+// block while reading a feed pipe: the kernel holds a pipe's lock for the whole of a splice,
+// and a worker's tee into that pipe would wait for it (SPLICE_F_NONBLOCK does not cover the
+// lock). So each chunk first moves, nonblocking, to the sink's private staging pipe, and the
+// slow write to disk or socket reads from there.
 #pragma once
 
 #include <atomic>
@@ -24,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +50,10 @@ class MirrorSink {
  public:
   // Data records queued and not yet consumed, per sink.
   static constexpr std::uint32_t kMaxQueuedData = 4096;
+  // Payload bytes queued in the feed pipes and not yet consumed, per sink (a soft limit: the
+  // chunk that crosses it is taken). Tee'd buffers pin socket pages, and a buffer can hold far
+  // more than a page, so the pipes' slots alone do not bound the memory a slow sink holds.
+  static constexpr std::uint64_t kMaxQueuedBytes = std::uint64_t{32} << 20;
   static constexpr unsigned kPipesPerWorker = 16;
   // Records in a pipe after which a worker prefers an empty pipe for its next chunk.
   static constexpr std::uint32_t kRecordsPerPipe = 16;
@@ -69,7 +78,8 @@ class MirrorSink {
   unsigned pick_pipe(unsigned worker, bool refused);
   // Worker side. The write end of pipe `index` (nonblocking).
   int pipe_fd(unsigned index) const { return pipes_[index]->pipe.write_fd(); }
-  // Worker side. Reserves room for one data record; false when the queue is full.
+  // Worker side. Reserves room for one data record; false when the queue is full (records or
+  // bytes).
   bool reserve_data();
   // Worker side. Returns a reservation that will not be used.
   void cancel_data() { queued_data_.fetch_sub(1, std::memory_order_relaxed); }
@@ -93,6 +103,9 @@ class MirrorSink {
 
  private:
   void run();
+  // Moves a data record's bytes from its feed pipe to the staging pipe; returns the record as
+  // handle() gets it (its bytes now in the staging pipe).
+  MirrorRecord stage(const MirrorRecord& record);
 
   std::string name_;
   struct FeedPipe {
@@ -104,7 +117,9 @@ class MirrorSink {
   std::vector<unsigned> current_;                 // per worker; only that worker touches it
   MirrorCounters counters_;
   UniqueFd dev_null_;
+  std::optional<Pipe> staging_;  // sink thread only
   std::atomic<std::uint32_t> queued_data_{0};
+  std::atomic<std::uint64_t> queued_bytes_{0};  // skip + bytes of the data records queued
   std::mutex mutex_;
   std::condition_variable queued_;
   std::vector<MirrorRecord> queue_;  // guarded by mutex_

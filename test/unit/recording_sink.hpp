@@ -1,8 +1,10 @@
-// RecordingSink: a MirrorSink for unit tests. It reads what it is handed (tests may copy) and
+// Sinks for unit tests. RecordingSink: a MirrorSink It reads what it is handed (tests may copy) and
 // checks it against the stream it mirrors, skipping the gaps the records announce, so a test
 // can tell "each byte once, in order, or an explicit gap" from anything else.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,6 +55,39 @@ class RecordingSink final : public MirrorSink {
   }
 
   std::vector<std::byte> truth_;
+};
+
+// StuckSink: a sink whose output never drains: handle() blocks in a splice to a socket that no
+// one reads, until release() closes the far end. What a stuck disk or consumer looks like.
+class StuckSink final : public MirrorSink {
+ public:
+  StuckSink() : MirrorSink("stuck", 1, 1024 * 1024) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+      out_.reset(pair[0]);
+      far_end_.reset(pair[1]);
+    }
+  }
+  ~StuckSink() override {
+    release();
+    stop();
+  }
+  void release() { far_end_.reset(); }
+
+ private:
+  void handle(const MirrorRecord& record, int pipe_fd) override {
+    if (record.kind != MirrorRecord::Kind::data) return;
+    std::size_t moved = 0;
+    while (moved < record.bytes) {
+      const ssize_t n = ::splice(pipe_fd, nullptr, out_.get(), nullptr, record.bytes - moved, 0);
+      if (n <= 0) break;
+      moved += static_cast<std::size_t>(n);
+    }
+    if (moved < record.bytes) discard(pipe_fd, record.bytes - moved);
+  }
+
+  UniqueFd out_;
+  UniqueFd far_end_;
 };
 
 }  // namespace spliceproxy

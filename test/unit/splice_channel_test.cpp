@@ -235,6 +235,23 @@ TEST_P(ChannelTest, MirrorFullDropsWithoutSlowingPrimary) {
   EXPECT_EQ(sink.received + stats_.get(Counter::mirror_dropped_bytes_total), data.size());
 }
 
+// A sink blocked in its output must not hold up the channel: the kernel holds a pipe's lock
+// during a blocking splice from it, so a sink that blocked while reading a feed pipe would
+// stall the worker's next tee into that pipe.
+TEST_P(ChannelTest, StuckSinkNeverHoldsUpTheChannel) {
+  const auto data = random_bytes(16 * 1024 * 1024, 8);
+  StuckSink sink;
+  sink.start();
+  MirrorTap tap(stats_);
+  tap.add(sink, 1u, 0, 1);
+  tap.open({}, {});
+  auto& channel = make_channel(1024 * 1024, &tap);
+  EXPECT_EQ(transfer(channel, data), data);
+  EXPECT_EQ(channel.state(), SpliceChannel::State::done);
+  tap.close(false);
+  sink.release();
+}
+
 // Splice mode only: in copy mode EINVAL from recv is a plain error.
 class SpliceOnlyChannelTest : public ChannelTest {};
 
