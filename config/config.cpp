@@ -126,3 +126,31 @@ Config load_config_file(const std::string& path) {
 }
 
 }  // namespace spliceproxy::config
+
+namespace spliceproxy::config {
+
+std::string_view to_string(MirrorType type) {
+  switch (type) {
+    case MirrorType::pcapng_file:
+      return "pcapng_file";
+    case MirrorType::pcapng_tcp:
+      return "pcapng_tcp";
+    case MirrorType::shadow:
+      return "shadow";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MirrorDirection direction) {
+  switch (direction) {
+    case MirrorDirection::client_to_backend:
+      return "client_to_backend";
+    case MirrorDirection::backend_to_client:
+      return "backend_to_client";
+    case MirrorDirection::both:
+      return "both";
+  }
+  return "unknown";
+}
+
+}  // namespace spliceproxy::config

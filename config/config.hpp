@@ -58,6 +58,18 @@ struct Cidr {
   friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 
+// A mirror a listener feeds (see mirror.hpp): which one, which directions, which share of
+// sessions (decided at accept).
+enum class MirrorDirection { client_to_backend, backend_to_client, both };
+
+struct MirrorRef {
+  std::string mirror;  // name of an entry of Config::mirrors (checked at load)
+  MirrorDirection direction = MirrorDirection::both;
+  double sample = 1.0;  // 0.0 to 1.0
+
+  friend bool operator==(const MirrorRef&, const MirrorRef&) = default;
+};
+
 struct Listener {
   std::string name;
   Address listen;
@@ -69,6 +81,7 @@ struct Listener {
   std::size_t max_connections_per_source = 0;  // live sessions per client IP; 0 = unlimited
   std::vector<Cidr> allow = {};                // empty = every source allowed
   std::vector<Cidr> deny = {};
+  std::vector<MirrorRef> mirrors = {};  // the mirrors this listener feeds
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };
@@ -130,6 +143,21 @@ struct LogSettings {
   friend bool operator==(const LogSettings&, const LogSettings&) = default;
 };
 
+enum class MirrorType { pcapng_file, pcapng_tcp, shadow };
+
+// A named mirror sink: a pcapng capture file (rotated by size), a live pcapng stream to a
+// TCP address, or a shadow server that gets a raw copy of the client's bytes.
+struct Mirror {
+  std::string name;
+  MirrorType type = MirrorType::pcapng_file;
+  std::string path;          // pcapng_file
+  std::size_t max_size = 0;  // pcapng_file: rotate past this size; 0 = never
+  unsigned keep = 5;         // pcapng_file: rotated files kept besides the current one
+  Address address;           // pcapng_tcp, shadow
+
+  friend bool operator==(const Mirror&, const Mirror&) = default;
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   unsigned workers = 1;
@@ -137,6 +165,7 @@ struct Config {
   SpliceSettings splice;
   std::vector<Listener> listeners;  // never empty
   std::vector<Backend> backends;
+  std::vector<Mirror> mirrors;
 
   // The backend a listener refers to; load guarantees it exists.
   const Backend& backend_of(const Listener& listener) const;
@@ -176,5 +205,7 @@ std::string to_yaml(const Config& config);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(SpliceMode mode);
 std::string_view to_string(BalancePolicy policy);
+std::string_view to_string(MirrorType type);
+std::string_view to_string(MirrorDirection direction);
 
 }  // namespace spliceproxy::config

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "config/address.hpp"
+#include "config/mirror_schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -134,7 +135,7 @@ using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
 Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
                         std::vector<YamlNode>& backend_refs) {
   node.expect_map({"name", "listen", "backend", "timeouts", "mode", "max_connections",
-                   "max_connections_per_source", "allow", "deny"});
+                   "max_connections_per_source", "allow", "deny", "mirrors"});
   Listener listener;
   listener.name = parse_unique_name(node.at("name"), "listener", names);
   const YamlNode listen = node.at("listen");
@@ -188,7 +189,7 @@ Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
 }
 
 Config parse_config(const YamlNode& root) {
-  root.expect_map({"workers", "log", "splice", "listeners", "backends"});
+  root.expect_map({"workers", "log", "splice", "listeners", "backends", "mirrors"});
   Config config;
   if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
   if (auto log = root.find("log")) config.log = parse_log(*log);
@@ -198,12 +199,18 @@ Config parse_config(const YamlNode& root) {
     config.listeners = parse_listeners(*listeners, backend_refs);
   }
   if (auto backends = root.find("backends")) config.backends = parse_backends(*backends);
+  if (auto mirrors = root.find("mirrors")) config.mirrors = parse_mirrors(*mirrors);
   // Missing sections after the present ones' contents: a typo inside a listener is a
   // better first message than "missing backends" when both are wrong.
   root.at("listeners");
   root.at("backends");
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     config.listeners[i].backend = parse_backend_ref(backend_refs[i], config.backends);
+  }
+  const std::vector<YamlNode> listener_nodes = root.at("listeners").items("listener");
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    if (auto refs = listener_nodes[i].find("mirrors"))
+      config.listeners[i].mirrors = parse_mirror_refs(*refs, config.mirrors);
   }
   return config;
 }

@@ -19,9 +19,9 @@ inline constexpr unsigned kMaxWorkers = 256;
 
 // Validates `root` (the document's top-level map) against the schema and returns the
 // Config with every default filled in; `source` is left empty. Throws ConfigError at
-// the first problem found: sections in the order workers, log, splice, listeners, backends
-// (unknown keys of a map before its values), then missing sections, then the listeners'
-// references to backends.
+// the first problem found: sections in the order workers, log, splice, listeners, backends,
+// mirrors (unknown keys of a map before its values), then missing sections, then the
+// listeners' references to backends, then their references to mirrors.
 Config parse_config(const YamlNode& root);
 
 // A duration within [min, max]; `max` zero means no upper bound.

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "config/mirror_schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -85,6 +86,7 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
   fmt::format_to(it, "      half_closed: {}\n", format_duration(listener.timeouts.half_closed));
   append_listener_limits(out, listener);
+  out += mirror_refs_yaml(listener.mirrors);
 }
 
 void append_backend(std::string& out, const Backend& backend) {
@@ -114,7 +116,7 @@ std::string to_yaml(const Config& config) {
   out += "backends:\n";
   for (const Backend& backend : config.backends)
     append_backend(out, backend);
-  return out;
+  return out + mirrors_yaml(config.mirrors);
 }
 
 }  // namespace spliceproxy::config

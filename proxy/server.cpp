@@ -20,13 +20,20 @@ std::string read_proc_value(const char* path) {
 }  // namespace
 
 Server::Server(config::ConfigPtr config)
-    : config_(std::move(config)), io_(1), signals_(io_), worker_(io_, config_->splice) {}
+    : config_(std::move(config)),
+      io_(1),
+      signals_(io_),
+      worker_(io_, config_->splice),
+      mirrors_(*config_, 1) {
+  worker_.set_mirrors(&mirrors_);
+}
 
 void Server::open() {
   if (config_->workers != 1)
     log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
   log_pipe_limits();
   open_pools();
+  mirrors_.start();
   for (const auto& listener : config_->listeners) {
     auto opened =
         std::make_unique<Listener>(worker_, config_, listener, pools_.at(listener.backend));
@@ -80,6 +87,10 @@ void Server::run() {
   for (auto& listener : listeners_)
     listener->start();
   io_.run();
+  // Sessions are closed: their last records are queued. Let the sinks write them.
+  mirrors_.stop();
+  for (const std::string& line : mirrors_.summaries())
+    log::info("{}", line);
 }
 
 void Server::stop() {

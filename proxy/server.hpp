@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "proxy/health_checker.hpp"
 #include "proxy/listener.hpp"
+#include "proxy/mirror_set.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
@@ -45,6 +46,7 @@ class Server {
   Worker worker_;
   std::map<std::string, std::shared_ptr<UpstreamPool>> pools_;  // by backend name
   std::vector<std::unique_ptr<HealthChecker>> checkers_;        // backends with health_check
+  MirrorSet mirrors_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   bool stopped_ = false;
 };

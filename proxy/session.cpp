@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "proxy/log.hpp"
+#include "proxy/mirror_set.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
@@ -49,6 +50,8 @@ Session::Session(Worker& worker, config::ConfigPtr config, const config::Listene
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
   prepare(client_);
+  if (worker_.mirrors() && !listener_.mirrors.empty())
+    mirror_ = worker_.mirrors()->tap_for(listener_, 0, worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
   connect_next();
 }
@@ -61,10 +64,11 @@ void Session::on_connect(const boost::system::error_code& ec) {
   connected_at_ = Clock::now();
   prepare(backend_);
   const ChannelMode mode = channel_mode();
-  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode,
-                      ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
-  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode,
-                     ChannelContext{worker_.pipes(), worker_.stats(), *this, weak_from_this()});
+  if (mirror_) open_mirror();
+  const ChannelContext context{worker_.pipes(), worker_.stats(), *this, weak_from_this(),
+                               mirror_.get()};
+  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode, context);
+  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context);
   arm_timer(idle_deadline());
   to_backend_->start();
   if (!stopped_) to_client_->start();
@@ -121,6 +125,7 @@ void Session::stop(CloseReason reason) {
   release_server();
   route_.ticket.release();
   const bool reset = reason != CloseReason::completed;
+  if (mirror_) mirror_->close(reset);
   close_socket(client_, reset);
   close_socket(backend_, reset);
   worker_.stats().count_close(reason);
@@ -135,6 +140,36 @@ void Session::stop(CloseReason reason) {
         to_backend_ ? to_backend_->bytes_forwarded() : 0,
         to_client_ ? to_client_->bytes_forwarded() : 0);
   }
+}
+
+}  // namespace spliceproxy
+
+namespace spliceproxy {
+namespace {
+
+FlowEndpoint flow_endpoint(const net::Endpoint& endpoint) {
+  FlowEndpoint out;
+  const sockaddr* address = endpoint.data();
+  if (address->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    out.ipv6 = true;
+    std::memcpy(out.ip.data(), &in6->sin6_addr, 16);
+    out.port = ntohs(in6->sin6_port);
+  } else if (address->sa_family == AF_INET) {
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(address);
+    std::memcpy(out.ip.data(), &in4->sin_addr, 4);
+    out.port = ntohs(in4->sin_port);
+  }
+  return out;
+}
+
+}  // namespace
+
+// The flow a capture shows: the real client address and the real backend address.
+void Session::open_mirror() {
+  boost::system::error_code ignored;
+  mirror_->open(flow_endpoint(client_.remote_endpoint(ignored)),
+                flow_endpoint(backend_.remote_endpoint(ignored)));
 }
 
 }  // namespace spliceproxy

@@ -25,6 +25,7 @@
 
 #include "config/config.hpp"
 #include "proxy/admission.hpp"
+#include "proxy/mirror_tap.hpp"
 #include "proxy/net.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/stats.hpp"
@@ -70,6 +71,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void on_channel_end(SpliceChannel& channel) override;
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
+  void open_mirror();
 
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
@@ -84,6 +86,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::optional<std::size_t> server_;    // the server counted as in use by this session
   bool waiting_for_descriptor_ = false;  // the timer runs a descriptor pause, not a deadline
   unsigned attempt_ = 0;                 // numbers connect attempts, to ignore stale completions
+  std::unique_ptr<MirrorTap> mirror_;    // chosen at accept; null when not mirrored
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

@@ -9,7 +9,13 @@ using splice_io::Status;
 
 SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
                              ChannelContext context)
-    : src_(src), dst_(dst), direction_(direction), mode_(mode), context_(std::move(context)) {}
+    : src_(src),
+      dst_(dst),
+      direction_(direction),
+      mode_(mode),
+      context_(std::move(context)),
+      tap_(context_.tap && context_.tap->mirrors(static_cast<unsigned>(direction)) ? context_.tap
+                                                                                   : nullptr) {}
 
 SpliceChannel::~SpliceChannel() {
   release_pipe();
@@ -70,14 +76,21 @@ splice_io::Result SpliceChannel::fill() {
     }
     const splice_io::Result r =
         splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), room());
-    if (r.status == Status::progress) bytes_in_pipe_ += r.bytes;
+    if (r.status == Status::progress) {
+      bytes_in_pipe_ += r.bytes;
+      if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
+    }
     return r;
   }
   if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kCopyBufferSize);
   if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
   const splice_io::Result r = splice_io::read_some(
       src_.native_handle(), {buffer_.get() + buffer_end_, kCopyBufferSize - buffer_end_});
-  if (r.status == Status::progress) buffer_end_ += r.bytes;
+  if (r.status == Status::progress) {
+    if (tap_)
+      tap_->write(static_cast<unsigned>(direction_), {buffer_.get() + buffer_end_, r.bytes});
+    buffer_end_ += r.bytes;
+  }
   return r;
 }
 
@@ -112,7 +125,9 @@ std::size_t SpliceChannel::room() const {
   // The user buffer refills from its start only once it is empty.
   if (mode_ == ChannelMode::copy)
     return buffered() == 0 ? kCopyBufferSize : kCopyBufferSize - buffer_end_;
-  // Without a pipe yet, any positive room lets fill() take one from the pool.
+  // Without a pipe yet, any positive room lets fill() take one from the pool. A mirrored
+  // channel reads only into an empty pipe: tee copies from the head (see the header).
+  if (tap_ && bytes_in_pipe_ > 0) return 0;
   return pipe_ ? pipe_->capacity() - bytes_in_pipe_ : kCopyBufferSize;
 }
 

@@ -5,6 +5,8 @@
 //   src ─────────────▶ [ buf  ] ─────────────▶ dst      mode copy, or after a fallback
 //            recv                    send
 //
+//                  └── tee / write ──▶ MirrorTap (if mirrored: once per chunk read)
+//
 //   src EOF + buffer empty ──▶ shutdown(dst, SHUT_WR) ──▶ done
 //   error on either side   ──▶ failed (the Session aborts both directions)
 //
@@ -12,7 +14,8 @@
 // most one wait pending (readable while the buffer is empty, writable while it is not). The
 // pipe comes from the worker's pool when bytes arrive and goes back once empty, so an idle
 // channel holds no pipe. Reading stops while the buffer is full: memory is bounded by the
-// buffer size plus kernel socket buffers.
+// buffer size plus kernel socket buffers. A mirrored channel in splice mode reads only into an
+// empty pipe, so that tee (which copies from the pipe's head) sees exactly the new chunk.
 #pragma once
 
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -22,6 +25,7 @@
 #include <memory>
 #include <optional>
 
+#include "proxy/mirror_tap.hpp"
 #include "proxy/pipe.hpp"
 #include "proxy/pipe_pool.hpp"
 #include "proxy/splice_io.hpp"
@@ -53,6 +57,7 @@ struct ChannelContext {
   Stats& stats;
   ChannelObserver& observer;
   std::weak_ptr<void> owner;  // kept alive by pending waits
+  MirrorTap* tap = nullptr;   // the session's mirrors, if any; outlives the channel
 };
 
 class SpliceChannel {
@@ -103,6 +108,7 @@ class SpliceChannel {
   Direction direction_;
   ChannelMode mode_;
   ChannelContext context_;
+  MirrorTap* tap_;  // null unless this direction is mirrored
   State state_ = State::running;
   Side failed_side_ = Side::none;
   int error_ = 0;

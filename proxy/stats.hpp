@@ -29,7 +29,11 @@ namespace spliceproxy {
   X(no_server_total, "Sessions closed because no server could be connected")           \
   X(acl_denied_total, "Clients closed by a listener's allow/deny lists")               \
   X(source_limit_rejects_total, "Clients closed at max_connections_per_source")        \
-  X(listener_pauses_total, "Times a listener stopped accepting at max_connections")
+  X(listener_pauses_total, "Times a listener stopped accepting at max_connections")    \
+  /* traffic mirroring */                                                              \
+  X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")         \
+  X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")   \
+  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")
 
 // Why a session ended. X(name)
 #define SPLICEPROXY_CLOSE_REASONS(X) \

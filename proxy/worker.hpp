@@ -14,6 +14,7 @@
 
 namespace spliceproxy {
 
+class MirrorSet;
 class Session;
 
 class Worker {
@@ -29,6 +30,10 @@ class Worker {
   PipePool& pipes() { return pipes_; }
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
+
+  // The proxy's mirror sinks, if any; set before the first session.
+  MirrorSet* mirrors() const { return mirrors_; }
+  void set_mirrors(MirrorSet* mirrors) { mirrors_ = mirrors; }
 
   std::uint64_t next_session_id() { return ++last_session_id_; }
   void add(std::uint64_t id, std::shared_ptr<Session> session);
@@ -51,6 +56,7 @@ class Worker {
   PipePool pipes_;
   std::uint64_t last_session_id_ = 0;
   std::chrono::steady_clock::time_point accept_paused_until_{};
+  MirrorSet* mirrors_ = nullptr;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
 };
 

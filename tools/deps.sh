@@ -7,7 +7,8 @@ set -euo pipefail
 
 packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(googletest libgtest-dev libssl-dev)
+  # tshark: the independent reader of the mirror's captures in the integration tests.
+  packages+=(googletest libgtest-dev libssl-dev tshark)
 fi
 
 missing=()
@@ -25,5 +26,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 "${sudo[@]}" apt-get update -qq
+# wireshark-common asks whether non-root users may capture; the tests only read files.
+echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+  "${sudo[@]}" debconf-set-selections
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
   "${missing[@]}" >/dev/null

@@ -67,6 +67,7 @@ class ClientConnection {
   }
 
   void start(std::uint16_t port);
+  bool is_paced() const { return paced(); }
   int fd() const { return fd_.get(); }
   bool done() const { return done_; }
   short events() const;
@@ -76,7 +77,19 @@ class ClientConnection {
  private:
   bool may_send() const {
     return result_.connected && !result_.shut_down &&
-           (!plan_.send_after_peer_eof || result_.peer_eof);
+           (!plan_.send_after_peer_eof || result_.peer_eof) && send_budget() >= paced_need();
+  }
+  // What the pace must allow before the next send: the whole of a write not started yet.
+  std::uint64_t paced_need() const {
+    return pending_begin_ == 0 && pending_end_ > 0 ? pending_end_ : 1;
+  }
+  bool paced() const { return plan_.send_rate != 0 && !done_ && result_.connected; }
+  // Bytes the pace allows now (a 64 KiB burst on top of the rate); unlimited when unpaced.
+  std::uint64_t send_budget() const {
+    if (plan_.send_rate == 0) return UINT64_MAX;
+    const double seconds = std::chrono::duration<double>(Clock::now() - connected_at_).count();
+    const auto allowed = static_cast<std::uint64_t>(seconds * static_cast<double>(plan_.send_rate));
+    return allowed + 64 * kKiB > result_.bytes_sent ? allowed + 64 * kKiB - result_.bytes_sent : 0;
   }
   void send_some();
   void receive_some();
@@ -87,6 +100,7 @@ class ClientConnection {
   ByteStream stream_;
   SplitMix64 chunks_;
   Fd fd_;
+  Clock::time_point connected_at_ = Clock::now();
   bool connecting_ = false;
   bool done_ = false;
   std::vector<std::uint8_t> pending_;  // the current write, generated but not all sent yet
@@ -151,9 +165,13 @@ void ClientConnection::send_some() {
         return;
       }
       pending_begin_ = 0;
-      pending_end_ = std::min(chunks_.log_uniform(pending_.size()), left);
+      pending_end_ =
+          std::min(std::max(chunks_.log_uniform(pending_.size()), plan_.min_chunk), left);
       stream_.fill(std::span(pending_.data(), pending_end_));
     }
+    // A paced write waits until the pace allows all of it: pacing shapes the gaps between
+    // writes, not their sizes.
+    if (send_budget() < paced_need()) return;
     const ssize_t n = send(fd_.get(), pending_.data() + pending_begin_,
                            pending_end_ - pending_begin_, MSG_NOSIGNAL);
     if (n < 0) {
@@ -312,7 +330,16 @@ std::vector<ClientResult> run_clients(std::uint16_t port, const std::vector<Clie
       polled.push_back(client.get());
     }
     if (fds.empty() || Clock::now() >= deadline) break;
-    if (poll(fds.data(), fds.size(), poll_timeout_ms(deadline)) < 0 && errno != EINTR) break;
+    // A paced client waits for its budget to grow, which no descriptor signals.
+    const bool paced = std::any_of(clients.begin(), clients.end(),
+                                   [](const auto& client) { return client->is_paced(); });
+    const int timeout = paced ? std::min(poll_timeout_ms(deadline), 2) : poll_timeout_ms(deadline);
+    if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
+    if (paced) {
+      for (std::size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].revents == 0 && polled[i]->is_paced()) fds[i].revents = POLLOUT;
+      }
+    }
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents != 0) polled[i]->on_ready(fds[i].revents);
     }

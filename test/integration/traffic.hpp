@@ -59,7 +59,9 @@ struct ClientPlan {
   std::uint64_t send_seed = 1;
   std::uint64_t chunk_seed = 2;          // drives the random write sizes
   std::uint64_t max_chunk = 256 * kKiB;  // largest single write
+  std::uint64_t min_chunk = 1;           // smallest single write (but for the stream's end)
   bool send_after_peer_eof = false;      // hold every byte until the peer's EOF arrived
+  std::uint64_t send_rate = 0;           // bytes per second from the connect on; 0 = unpaced
   // Reset (RST) the connection once this many bytes were sent, instead of finishing.
   std::optional<std::uint64_t> reset_after_sent = std::nullopt;
   LoopbackTarget target = {};  // 127.0.0.1 from any address unless set

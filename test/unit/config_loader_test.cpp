@@ -130,7 +130,14 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   web.listen = Address{"127.0.0.1", 8080, {}};
   web.backend = "app";
   web.max_connections = 10000;
+  web.mirrors = {MirrorRef{"capture", MirrorDirection::both, 0.01}};
   EXPECT_EQ(config.listeners[0], web);
+  ASSERT_EQ(config.mirrors.size(), 1u);
+  EXPECT_EQ(config.mirrors[0].name, "capture");
+  EXPECT_EQ(config.mirrors[0].type, MirrorType::pcapng_file);
+  EXPECT_EQ(config.mirrors[0].path, "spliceproxy.pcapng");
+  EXPECT_EQ(config.mirrors[0].max_size, 64u * 1024 * 1024);
+  EXPECT_EQ(config.mirrors[0].keep, 2u);
   ASSERT_EQ(config.backends.size(), 1u);
   Backend app;
   app.name = "app";

@@ -69,7 +69,7 @@ TEST(ConfigValidation, UnknownTopLevelKeyListsTheKnownKeys) {
   const ConfigError e = error_of("colour: red\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:1:1: unknown key 'colour', expected one of: workers, log, splice, "
-            "listeners, backends");
+            "listeners, backends, mirrors");
 }
 
 TEST(ConfigValidation, UnknownTopLevelKeySuggestsClosestName) {
@@ -155,7 +155,7 @@ TEST(ConfigValidation, ProblemInsideAListComesBeforeAMissingList) {
   const ConfigError e = error_of(yaml.substr(0, yaml.find("backends:")) + "    prot: 80\n");
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
-            "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny");
+            "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny, mirrors");
 }
 
 TEST(ConfigValidation, EmptyListenersListIsAnError) {
