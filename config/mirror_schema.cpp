@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "config/address.hpp"
+#include "config/schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -25,16 +26,6 @@ Parsed<double> parse_fraction(std::string_view text) {
   if (!plain || ec != std::errc{} || end != text.data() + text.size() || value < 0 || value > 1)
     return Parsed<double>::error("a fraction from 0.0 to 1.0");
   return Parsed<double>::ok(value);
-}
-
-template <typename Enum, std::size_t N>
-Enum parse_choice(const YamlNode& node, const Enum (&values)[N]) {
-  std::vector<std::string_view> names;
-  for (Enum value : values) {
-    if (node.text() == to_string(value)) return value;
-    names.push_back(to_string(value));
-  }
-  node.fail_expected(fmt::format("one of {}", fmt::join(names, ", ")));
 }
 
 void parse_file_keys(const YamlNode& node, Mirror& mirror) {
@@ -70,7 +61,7 @@ Mirror parse_mirror(const YamlNode& node, std::map<std::string, int>& names) {
                           first->second));
   static constexpr MirrorType kTypes[] = {MirrorType::pcapng_file, MirrorType::pcapng_tcp,
                                           MirrorType::shadow};
-  mirror.type = parse_choice(node.at("type"), kTypes);
+  mirror.type = parse_enum(node.at("type"), kTypes);
   if (mirror.type == MirrorType::pcapng_file) {
     parse_file_keys(node, mirror);
   } else {
@@ -101,7 +92,7 @@ MirrorRef parse_mirror_ref(const YamlNode& node, const std::vector<Mirror>& mirr
     static constexpr MirrorDirection kDirections[] = {MirrorDirection::client_to_backend,
                                                       MirrorDirection::backend_to_client,
                                                       MirrorDirection::both};
-    ref.direction = parse_choice(*direction, kDirections);
+    ref.direction = parse_enum(*direction, kDirections);
   }
   if (auto sample = node.find("sample")) ref.sample = sample->parse(parse_fraction);
   return ref;

@@ -15,18 +15,8 @@
 namespace spliceproxy::test {
 namespace {
 
-class MirrorCaptureTest : public ProxyModeTest {
+class MirrorCaptureTest : public MirrorTest {
  protected:
-  void SetUp() override {
-    if (!have_tshark()) GTEST_SKIP() << "tshark is not installed (tools/deps.sh --test)";
-  }
-
-  ProxyProcess& start(std::uint16_t backend_port, const std::string& refs,
-                      const std::string& mirrors) {
-    proxy_ = std::make_unique<ProxyProcess>(mirror_yaml(GetParam(), backend_port, refs, mirrors));
-    return *proxy_;
-  }
-
   // Runs `plans` through the proxy to an echo backend, stops the proxy (the sinks write
   // everything queued) and checks every session arrived intact.
   std::vector<ClientResult> run_and_stop(ProxyProcess& proxy, TestBackend& backend,

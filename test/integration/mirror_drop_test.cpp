@@ -23,18 +23,7 @@ std::vector<std::uint8_t> stream_bytes(std::uint64_t seed, std::uint64_t size) {
   return bytes;
 }
 
-class MirrorDropTest : public ProxyModeTest {
- protected:
-  void SetUp() override {
-    if (!have_tshark()) GTEST_SKIP() << "tshark is not installed (tools/deps.sh --test)";
-  }
-
-  ProxyProcess& start(std::uint16_t backend_port, const std::string& refs,
-                      const std::string& mirrors) {
-    proxy_ = std::make_unique<ProxyProcess>(mirror_yaml(GetParam(), backend_port, refs, mirrors));
-    return *proxy_;
-  }
-};
+using MirrorDropTest = MirrorTest;
 
 TEST_P(MirrorDropTest, SlowConsumerGetsGapsTsharkReportsButNoWrongByte) {
   constexpr std::uint64_t kUp = 64 * kMiB;

@@ -11,7 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "test/integration/harness.hpp"
+#include "test/integration/mode_fixture.hpp"
 #include "test/integration/traffic.hpp"
 #include "test/integration/tshark_capture.hpp"
 
@@ -26,6 +29,21 @@ inline std::string mirror_yaml(std::string_view mode, std::uint16_t backend_port
   yaml.insert(backends, "    mirrors:\n" + refs);
   return yaml + "mirrors:\n" + mirrors;
 }
+
+// A proxy in the test's data path mode with mirrors. tshark is the judge of every capture:
+// without it (tools/deps.sh --test installs it) the tests fail rather than pass unchecked.
+class MirrorTest : public ProxyModeTest {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(have_tshark()) << "tshark is not installed (tools/deps.sh --test)";
+  }
+
+  ProxyProcess& start(std::uint16_t backend_port, const std::string& refs,
+                      const std::string& mirrors) {
+    proxy_ = std::make_unique<ProxyProcess>(mirror_yaml(GetParam(), backend_port, refs, mirrors));
+    return *proxy_;
+  }
+};
 
 // A fresh directory for one test's captures: on tmpfs when there is one, as the tests that
 // expect no drop need a sink that keeps up, and a busy shared disk can stall a write for tens
