@@ -7,6 +7,19 @@ namespace spliceproxy {
 
 using splice_io::Status;
 
+namespace {
+
+// A read under this size that did not fill the room asked for is taken as a message that
+// drained the socket. Bulk reads (loopback and GRO deliver 64 KiB segments) are larger and
+// read again at once: there, waiting would cost more syscalls than the EAGAIN it saves.
+constexpr std::size_t kSmallRead = 16 * 1024;
+
+bool drained_by(const splice_io::Result& r, std::size_t wanted) {
+  return r.status == Status::progress && r.bytes < wanted && r.bytes < kSmallRead;
+}
+
+}  // namespace
+
 SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
                              ChannelContext context)
     : src_(src),
@@ -31,7 +44,7 @@ void SpliceChannel::stop() {
 void SpliceChannel::pump() {
   while (state_ == State::running && !waiting_) {
     bool moved = false;
-    if (!src_eof_ && room() > 0) {
+    if (!src_eof_ && !source_drained_ && room() > 0) {
       const splice_io::Result in = fill();
       switch (in.status) {
         case Status::progress:
@@ -62,6 +75,10 @@ void SpliceChannel::pump() {
     if (out.status != Status::progress && out.status != Status::would_block)
       return fail(Side::destination, out);
     if (src_eof_ && buffered() == 0) return finish();
+    // The last read was a small message that left the socket empty: rather than read again
+    // for an EAGAIN, wait. Starting a wait re-arms the descriptor (EPOLL_CTL_MOD), so bytes
+    // that arrived meanwhile complete it at once.
+    if (source_drained_ && buffered() == 0) return wait(src_, false);
     if (!moved) return;
   }
 }
@@ -74,8 +91,10 @@ splice_io::Result SpliceChannel::fill() {
       pipe_ = context_.pipes.acquire();
       if (!pipe_) return {0, Status::unsupported, EMFILE};
     }
+    const std::size_t wanted = room();
     const splice_io::Result r =
-        splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), room());
+        splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), wanted);
+    source_drained_ = drained_by(r, wanted);
     if (r.status == Status::progress) {
       bytes_in_pipe_ += r.bytes;
       if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
@@ -84,8 +103,10 @@ splice_io::Result SpliceChannel::fill() {
   }
   if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kCopyBufferSize);
   if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
-  const splice_io::Result r = splice_io::read_some(
-      src_.native_handle(), {buffer_.get() + buffer_end_, kCopyBufferSize - buffer_end_});
+  const std::size_t wanted = kCopyBufferSize - buffer_end_;
+  const splice_io::Result r =
+      splice_io::read_some(src_.native_handle(), {buffer_.get() + buffer_end_, wanted});
+  source_drained_ = drained_by(r, wanted);
   if (r.status == Status::progress) {
     if (tap_)
       tap_->write(static_cast<unsigned>(direction_), {buffer_.get() + buffer_end_, r.bytes});
@@ -154,6 +175,7 @@ void SpliceChannel::wait(Socket& socket, bool writable) {
   if (!writable) {
     release_pipe();
     buffer_.reset();
+    source_drained_ = false;
   }
   waiting_ = true;
   socket.async_wait(writable ? Socket::wait_write : Socket::wait_read,

@@ -120,6 +120,7 @@ class SpliceChannel {
   std::size_t buffer_end_ = 0;
 
   bool src_eof_ = false;
+  bool source_drained_ = false;  // the last read was a small message: wait, then read
   bool waiting_ = false;
   std::uint64_t bytes_forwarded_ = 0;
   Clock::time_point last_progress_ = Clock::now();

@@ -162,6 +162,22 @@ TEST_P(ChannelTest, IdleChannelHoldsNoPipeAndNoBuffer) {
   EXPECT_FALSE(channel.holds_buffer());
 }
 
+TEST_P(ChannelTest, SmallMessageCostsOneReadAndOneWriteThenAWait) {
+  auto& channel = make_channel();
+  const std::string hello = "hello";
+  ASSERT_EQ(::send(feed_.get(), hello.data(), hello.size(), 0), 5);
+  const unsigned long before = splice_io::calls_made();
+  channel.start();
+  // A short, small read drained the socket: no third call to hear EAGAIN, just a wait.
+  EXPECT_EQ(splice_io::calls_made() - before, 2u);
+  std::string got(5, '\0');
+  ASSERT_EQ(::recv(drain_.get(), got.data(), got.size(), MSG_WAITALL), 5);
+  EXPECT_EQ(got, hello);
+  // The wait still wakes for the next message.
+  ASSERT_EQ(::send(feed_.get(), hello.data(), hello.size(), 0), 5);
+  EXPECT_TRUE(run_until([&] { return channel.bytes_forwarded() == 10; }));
+}
+
 TEST_P(ChannelTest, StopsReadingWhileDestinationIsFullAndDoesNotSpin) {
   auto& channel = make_channel(64 * 1024);
   const int small = 4096;  // the destination takes little before it is full
