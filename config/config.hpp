@@ -161,6 +161,10 @@ struct Mirror {
 struct Config {
   std::string source;  // file the config came from, for messages
   unsigned workers = 1;
+  // On SIGTERM/SIGINT, how long live sessions may go on before they are closed; 0 = at once.
+  // 25s: ends before the 30s a container runtime (Kubernetes' default grace period) waits
+  // before SIGKILL, so the proxy closes the rest itself and logs what it cut.
+  Duration drain_timeout = std::chrono::seconds(25);
   LogSettings log;
   SpliceSettings splice;
   std::vector<Listener> listeners;  // never empty

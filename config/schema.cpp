@@ -189,9 +189,12 @@ Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
 }
 
 Config parse_config(const YamlNode& root) {
-  root.expect_map({"workers", "log", "splice", "listeners", "backends", "mirrors"});
+  root.expect_map(
+      {"workers", "drain_timeout", "log", "splice", "listeners", "backends", "mirrors"});
   Config config;
   if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
+  if (auto drain = root.find("drain_timeout"))
+    config.drain_timeout = parse_duration_in(*drain, Duration{0}, {});
   if (auto log = root.find("log")) config.log = parse_log(*log);
   if (auto splice = root.find("splice")) config.splice = parse_splice(*splice);
   std::vector<YamlNode> backend_refs;  // listeners[i].backend

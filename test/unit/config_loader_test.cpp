@@ -24,6 +24,7 @@ TEST(ConfigLoader, MinimalConfigGetsEveryDefault) {
   const Config config = load_config_string(test::kMinimal, "test.yaml");
   EXPECT_EQ(config.source, "test.yaml");
   EXPECT_EQ(config.workers, 1u);
+  EXPECT_EQ(config.drain_timeout, seconds(25));
   EXPECT_EQ(config.log.level, LogLevel::info);
   EXPECT_EQ(config.splice.mode, SpliceMode::splice);
   EXPECT_EQ(config.splice.pipe_size, 1024u * 1024);
@@ -43,6 +44,7 @@ TEST(ConfigLoader, MinimalConfigGetsEveryDefault) {
 TEST(ConfigLoader, FullConfigSetsEveryKey) {
   const Config config = load_config_string(test::kFull, "full.yaml");
   EXPECT_EQ(config.workers, 4u);
+  EXPECT_EQ(config.drain_timeout, milliseconds(0));
   EXPECT_EQ(config.log.level, LogLevel::debug);
   EXPECT_EQ(config.splice.mode, SpliceMode::copy);
   EXPECT_EQ(config.splice.pipe_size, 64u * 1024);

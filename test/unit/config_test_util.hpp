@@ -23,6 +23,7 @@ backends:
 
 // Every key set, none to its default.
 inline constexpr const char* kFull = R"(workers: 4
+drain_timeout: 0s
 log: {level: debug}
 splice:
   mode: copy
