@@ -21,9 +21,11 @@ void AdmissionTicket::release() {
   owner->release(source_);
 }
 
-Admission::Verdict Admission::check(const net::Endpoint& peer) const {
+Admission::Verdict Admission::admit(const net::Endpoint& peer, AdmissionTicket& ticket) {
   std::uint8_t ip[16];
   const std::size_t size = net::ip_bytes(peer, ip);
+  const std::uint64_t source = net::source_key(peer);
+  const std::lock_guard lock(mutex_);
   if (size != 0) {
     const auto in = [&](const config::Cidr& block) { return block.contains(ip, size); };
     if (std::any_of(listener_.deny.begin(), listener_.deny.end(), in)) return Verdict::denied;
@@ -32,28 +34,71 @@ Admission::Verdict Admission::check(const net::Endpoint& peer) const {
       return Verdict::denied;
   }
   const std::size_t limit = listener_.max_connections_per_source;
-  if (limit != 0 && size != 0) {
-    const auto it = per_source_.find(net::source_key(peer));
+  const bool per_source = limit != 0 && size != 0 && source != 0;
+  if (per_source) {
+    const auto it = per_source_.find(source);
     if (it != per_source_.end() && it->second >= limit) return Verdict::source_limit;
   }
+  if (full_locked()) return Verdict::full;
+  ++live_;
+  if (per_source) ++per_source_[source];
+  ticket = AdmissionTicket(shared_from_this(), per_source ? source : 0);
   return Verdict::admitted;
 }
 
-AdmissionTicket Admission::admit(const net::Endpoint& peer) {
-  const std::uint64_t source = net::source_key(peer);
-  ++live_;
-  if (listener_.max_connections_per_source != 0 && source != 0) ++per_source_[source];
-  return AdmissionTicket(shared_from_this(), source);
+bool Admission::full_locked() const {
+  return listener_.max_connections != 0 && live_ >= listener_.max_connections;
 }
 
-void Admission::release(std::uint64_t source) {
-  const bool was_full = full();
-  --live_;
-  if (listener_.max_connections_per_source != 0 && source != 0) {
-    const auto it = per_source_.find(source);
-    if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+bool Admission::full() const {
+  const std::lock_guard lock(mutex_);
+  return full_locked();
+}
+
+std::size_t Admission::live() const {
+  const std::lock_guard lock(mutex_);
+  return live_;
+}
+
+bool Admission::wait_for_room(std::function<void()> wake) {
+  const std::lock_guard lock(mutex_);
+  if (!full_locked()) return false;
+  waiters_.push_back(std::move(wake));
+  return true;
+}
+
+std::vector<std::function<void()>> Admission::take_waiters_if_room() {
+  std::vector<std::function<void()>> woken;
+  if (!full_locked()) woken.swap(waiters_);
+  return woken;
+}
+
+void Admission::reconfigure(const config::Listener& listener) {
+  std::vector<std::function<void()>> woken;
+  {
+    const std::lock_guard lock(mutex_);
+    listener_ = listener;
+    // Counts by source stay: a new per-source limit applies to new clients.
+    woken = take_waiters_if_room();
   }
-  if (was_full && !full() && on_room_) on_room_();
+  for (auto& wake : woken)
+    wake();
+}
+
+// `source` is 0 when the session was not counted per source.
+void Admission::release(std::uint64_t source) {
+  std::vector<std::function<void()>> woken;
+  {
+    const std::lock_guard lock(mutex_);
+    --live_;
+    if (source != 0) {
+      const auto it = per_source_.find(source);
+      if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+    }
+    if (!waiters_.empty()) woken = take_waiters_if_room();
+  }
+  for (auto& wake : woken)
+    wake();
 }
 
 }  // namespace spliceproxy

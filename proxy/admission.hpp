@@ -1,21 +1,28 @@
 // Admission: a listener's gate before any backend connect — allow/deny lists, the
 // per-source-IP limit and the count of live sessions behind max_connections.
 //
-//   Listener ──accept──▶ check(peer) ──denied / source limit──▶ close the client
-//                             │ admitted
-//                             ▼
+//   Listener (any worker) ──accept──▶ admit(peer) ──denied / source limit──▶ close the client
+//                                        │ full ──▶ the client waits; wait_for_room(wake)
+//                                        │ admitted
+//                                        ▼
 //                 AdmissionTicket (held by the Session; counts it until released)
-//                             │ released while the listener is paused at max_connections
-//                             ▼
-//                       on_room() ──▶ Listener resumes accepting
+//                                        │ released while full
+//                                        ▼
+//                    every waiting Listener's wake() (each posts to its own worker)
 //
-// Single-threaded: one per listener per worker.
+// Threads: one Admission per configured listener, shared by the acceptors of every worker, so
+// the limits hold for the whole proxy. A mutex guards the counts; it is taken at accept and
+// when a session ends, never on the data path. Wake-ups are called without the mutex held.
+// A reload keeps the Admission of a kept listener (live sessions stay counted) and gives it
+// the new lists and limits (reconfigure).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.hpp"
 #include "proxy/net.hpp"
@@ -25,7 +32,7 @@ namespace spliceproxy {
 class Admission;
 
 // One admitted session's place in its listener's counts; released once (by release() or
-// the destructor). Move-only.
+// the destructor), from any thread. Move-only.
 class AdmissionTicket {
  public:
   AdmissionTicket() = default;
@@ -35,6 +42,7 @@ class AdmissionTicket {
   AdmissionTicket& operator=(AdmissionTicket&& other) noexcept;
   ~AdmissionTicket() { release(); }
 
+  explicit operator bool() const { return owner_ != nullptr; }
   void release();
 
  private:
@@ -44,30 +52,37 @@ class AdmissionTicket {
 
 class Admission : public std::enable_shared_from_this<Admission> {
  public:
-  enum class Verdict { admitted, denied, source_limit };
+  enum class Verdict { admitted, denied, source_limit, full };
 
   explicit Admission(const config::Listener& listener) : listener_(listener) {}
 
   // Denied when the peer's IP is in `deny`, or `allow` is not empty and holds none of its
-  // blocks. Then source_limit when the peer's IP already has max_connections_per_source live
-  // sessions. A Unix socket peer has no IP: neither lists nor the per-source limit apply.
-  Verdict check(const net::Endpoint& peer) const;
-  // Counts a session from `peer` until the ticket is released.
-  AdmissionTicket admit(const net::Endpoint& peer);
+  // blocks; then source_limit when the peer's IP already has max_connections_per_source live
+  // sessions; then full at max_connections. Otherwise admitted, and `ticket` counts the
+  // session until released. A Unix socket peer has no IP: neither lists nor the per-source
+  // limit apply. Check and count are one step, so concurrent workers never overshoot a limit.
+  Verdict admit(const net::Endpoint& peer, AdmissionTicket& ticket);
   // Whether max_connections sessions are live (never, without a limit).
-  bool full() const { return listener_.max_connections != 0 && live_ >= listener_.max_connections; }
-  std::size_t live() const { return live_; }
-  // Called when a ticket is released while full() was true; empty to stop (listener closed).
-  void on_room(std::function<void()> callback) { on_room_ = std::move(callback); }
+  bool full() const;
+  std::size_t live() const;
+  // When full: keeps `wake` to be called once, when a ticket is released and room is made (or
+  // a reload raises the limit), and returns true. When not full, returns false and drops it.
+  bool wait_for_room(std::function<void()> wake);
+  // A reload: new lists and limits for the same listener; wakes the waiters if room appeared.
+  void reconfigure(const config::Listener& listener);
 
  private:
   friend class AdmissionTicket;
   void release(std::uint64_t source);
+  bool full_locked() const;
+  // With mutex_ held: hands the waiters to the caller when there is room.
+  std::vector<std::function<void()>> take_waiters_if_room();
 
-  const config::Listener& listener_;
+  mutable std::mutex mutex_;
+  config::Listener listener_;  // lists and limits; the rest unused
   std::size_t live_ = 0;
   std::unordered_map<std::uint64_t, std::size_t> per_source_;  // only with a per-source limit
-  std::function<void()> on_room_;
+  std::vector<std::function<void()>> waiters_;
 };
 
 }  // namespace spliceproxy

@@ -11,8 +11,8 @@
 //                      next point clockwise
 //
 // The caller says which servers may be picked (healthy, below their limits, not tried yet)
-// and how many connections each holds. Single-threaded (one per worker); no allocation in
-// pick().
+// and how many connections each holds. Not thread-safe: its UpstreamPool locks around it; no
+// allocation in pick().
 #pragma once
 
 #include <cstdint>

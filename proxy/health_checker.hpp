@@ -1,4 +1,5 @@
-// HealthChecker: active health checks of one backend's servers on one worker.
+// HealthChecker: active health checks of one backend's servers, on the control thread (once
+// for all workers: the pool it reports to is shared).
 //
 //   every interval (+ random jitter), per server:
 //     connect ──▶ [send `send`] ──▶ [read len(expect) bytes, compare] ──▶ pass

@@ -1,56 +1,72 @@
-// Listener: one configured listening socket on one worker. Accepts clients, checks them
-// against the listener's Admission (allow/deny, per-source limit) and starts a Session on the
-// backend's pool. Nothing on the accept side stops the proxy: accept errors are logged at
-// most once per second and retried, after a pause when the process is out of descriptors, so
-// EMFILE never spins. At max_connections it stops accepting (clients wait in the backlog)
-// until a session ends.
+// Listener: one configured listener's acceptor on one worker. Accepts clients, checks them
+// against the listener's Admission (allow/deny, per-source limit, max_connections, all global
+// across workers) and starts a Session on the backend's pool. Nothing on the accept side stops
+// the proxy: accept errors are logged at most once per second and retried, after a pause when
+// the process is out of descriptors, so EMFILE never spins. At max_connections it stops
+// accepting (clients wait in the backlog) until a session ends on any worker.
+//
+//   accept ──▶ Admission::admit ──admitted──▶ Session
+//                 │ full (another worker took the last place since we looked)
+//                 ▼
+//              parked_: this client waits, accepted but not served, until room is made
+//
+// Threads: created, used and closed on its worker's thread only (the control thread posts).
+// Handlers hold shared_from_this(), so a closed Listener goes away when its last one ran.
 #pragma once
 
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
 #include "proxy/admission.hpp"
 #include "proxy/net.hpp"
 #include "proxy/splice_channel.hpp"
+#include "proxy/unique_fd.hpp"
 
 namespace spliceproxy {
 
 class Worker;
 class UpstreamPool;
 
-class Listener {
+// What a listener's acceptors route new clients with, for one config generation. Immutable;
+// a reload hands the acceptors a new one. Sessions keep the config snapshot and pool they
+// started with.
+struct ListenerRoute {
+  config::ConfigPtr config;
+  const config::Listener* listener = nullptr;  // points into *config
+  std::shared_ptr<UpstreamPool> pool;
+  std::shared_ptr<Admission> admission;  // the same object across reloads of one listener
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(Worker& worker, config::ConfigPtr config, const config::Listener& listener,
-           std::shared_ptr<UpstreamPool> pool);
+  // `fd`: a bound, listening socket (bind_listen_sockets) this acceptor takes over.
+  Listener(Worker& worker, std::shared_ptr<const ListenerRoute> route, UniqueFd fd);
 
-  // Opens, binds and listens; a Unix socket file left by an earlier run is replaced (only if
-  // it is a socket: never a symlink or a regular file) and gets the configured mode. Throws
-  // std::runtime_error naming the listener and the step that failed ("listener web: bind
-  // 127.0.0.1:8080: Address already in use").
-  void open();
-
-  // Starts accepting; open() must have succeeded.
+  // Starts accepting.
   void start() { do_accept(); }
-
-  // Closes the listening socket (and removes its Unix socket file); live sessions are not
-  // touched.
+  // Closes the listening descriptor (not the Unix socket file: see remove_socket_file) and
+  // drops a parked client; live sessions are not touched. Idempotent.
   void close();
+  // Routes the next clients with `route` (a reload that kept this listener).
+  void set_route(std::shared_ptr<const ListenerRoute> route) { route_ = std::move(route); }
 
-  const std::string& name() const { return listener_.name; }
-  // The address actually bound (with the real port when the config asked for port 0).
-  std::string local_address() const;
+  const std::string& name() const { return route_->listener->name; }
 
  private:
   void do_accept();
   void on_accept(const boost::system::error_code& ec, Socket client);
   void log_accept_error(const boost::system::error_code& ec);
-  void admit(Socket client);
-  void remove_stale_socket_file() const;
-  void resume();
+  // Admits `client` (from `peer`) or closes it; false when the listener is full and the
+  // client was parked instead.
+  bool admit(Socket client, const net::Endpoint& peer);
+  // Waits for room in the Admission; true if it was full (a wake-up is then due).
+  bool wait_for_room();
+  void on_room();
   // Accepts again at `when` (after an out-of-descriptors error), through continue_accepting.
   void accept_after(Clock::time_point when);
   // After an accept: accepts the next client, unless at max_connections (then waits for
@@ -58,14 +74,13 @@ class Listener {
   void continue_accepting();
 
   Worker& worker_;
-  config::ConfigPtr config_;
-  const config::Listener& listener_;
+  std::shared_ptr<const ListenerRoute> route_;
   boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   boost::asio::steady_timer pause_timer_;
-  std::shared_ptr<UpstreamPool> pool_;
-  std::shared_ptr<Admission> admission_;
-  net::Endpoint peer_;   // filled by each accept
-  bool paused_ = false;  // at max_connections, waiting for a session to end
+  net::Endpoint peer_;            // filled by each accept
+  std::optional<Socket> parked_;  // accepted while full, waiting for room
+  net::Endpoint parked_peer_;
+  bool waiting_for_room_ = false;
   Clock::time_point last_error_log_{};
   unsigned long errors_since_log_ = 0;
 };

@@ -1,7 +1,8 @@
 // spliceproxy: command line, config loading, start-up and exit status.
 //
 // Exit status: 0 after a clean stop (or a good --check), 2 for a bad config or command line,
-// 1 when start-up fails (a listener cannot bind, ...).
+// 1 when start-up fails (a listener cannot bind, ...). Signals: SIGHUP reloads the config file,
+// SIGTERM/SIGINT drain and stop (see Server).
 #include <sys/resource.h>
 
 #include <csignal>
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an EPIPE for its session only
   raise_descriptor_limit();
   try {
-    Server server(config);
+    Server server(config, ServerOptions{options.config_path, options.log_level.has_value()});
     server.open();
     log::info("spliceproxy {} started with {}", SPLICEPROXY_VERSION, options.config_path);
     server.run();

@@ -1,9 +1,11 @@
-// Server: start-up checks, listeners, signals.
+// Server: start-up checks, workers, listeners, signals and the thread-safe getters.
 #include "proxy/server.hpp"
 
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <fstream>
 
+#include "proxy/listener.hpp"
 #include "proxy/log.hpp"
 #include "proxy/pipe.hpp"
 
@@ -19,44 +21,101 @@ std::string read_proc_value(const char* path) {
 
 }  // namespace
 
-Server::Server(config::ConfigPtr config)
-    : config_(std::move(config)),
-      io_(1),
-      signals_(io_),
-      worker_(io_, config_->splice),
-      mirrors_(*config_, 1) {
-  worker_.set_mirrors(&mirrors_);
+Server::Server(config::ConfigPtr config, ServerOptions options)
+    : options_(std::move(options)), mirrors_(*config, config->workers), config_(std::move(config)) {
+  for (unsigned i = 0; i < config_->workers; ++i)
+    workers_.push_back(std::make_unique<Worker>(i, config_->workers, config_->splice, &mirrors_));
+}
+
+Server::~Server() {
+  for (auto& [name, checker] : checkers_)
+    checker->stop();
 }
 
 void Server::open() {
-  if (config_->workers != 1)
-    log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
+  log::info("{} workers", workers_.size());
   log_pipe_limits();
-  open_pools();
+  PoolMap pools = build_pools(*config_);
+  {
+    const std::lock_guard lock(mutex_);
+    pools_ = std::move(pools);
+  }
   mirrors_.start();
   for (const auto& listener : config_->listeners) {
-    auto opened =
-        std::make_unique<Listener>(worker_, config_, listener, pools_.at(listener.backend));
-    opened->open();
-    log::info("listener {} listening on {} -> backend {}", opened->name(), opened->local_address(),
+    ListenSockets sockets = bind_listen_sockets(listener, config_->workers);
+    log::info("listener {} listening on {} -> backend {}", listener.name, sockets.address,
               listener.backend);
-    listeners_.push_back(std::move(opened));
+    {
+      const std::lock_guard lock(mutex_);
+      listeners_[listener.name] =
+          ListenerEntry{listener, sockets.address, std::make_shared<Admission>(listener)};
+    }
+    open_on_workers(config_, listener, std::move(sockets));
   }
 }
 
-void Server::open_pools() {
-  for (const auto& backend : config_->backends) {
+Server::PoolMap Server::build_pools(const config::Config& next) const {
+  PoolMap pools;
+  for (const auto& backend : next.backends) {
+    const auto old = pools_.find(backend.name);
+    if (old != pools_.end() && old->second->backend() == backend) {
+      pools[backend.name] = old->second;
+      continue;
+    }
     std::vector<net::Endpoint> endpoints;
     for (const auto& server : backend.servers)
       endpoints.push_back(net::to_endpoint(server.address));
-    auto pool = std::make_shared<UpstreamPool>(backend, std::move(endpoints), worker_.stats());
-    if (backend.health_check.enabled)
-      checkers_.push_back(std::make_unique<HealthChecker>(io_, pool, worker_.stats()));
-    pools_[backend.name] = std::move(pool);
+    pools[backend.name] = std::make_shared<UpstreamPool>(backend, std::move(endpoints));
     log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name,
               backend.servers.size(), config::to_string(backend.balance),
               backend.max_connect_attempts);
   }
+  return pools;
+}
+
+// Health checkers for the pools in pools_ that are not in `previous` (new or rebuilt ones);
+// those of pools no longer used stop.
+void Server::start_checkers(const PoolMap& previous) {
+  for (auto it = checkers_.begin(); it != checkers_.end();) {
+    const auto pool = pools_.find(it->first);
+    const auto old = previous.find(it->first);
+    const bool kept = pool != pools_.end() && old != previous.end() && pool->second == old->second;
+    if (kept) {
+      ++it;
+      continue;
+    }
+    it->second->stop();
+    it = checkers_.erase(it);
+  }
+  for (const auto& [name, pool] : pools_) {
+    if (!pool->backend().health_check.enabled || checkers_.count(name)) continue;
+    auto checker = std::make_unique<HealthChecker>(io_, pool, control_stats_);
+    checker->start();
+    checkers_[name] = std::move(checker);
+  }
+}
+
+std::shared_ptr<const ListenerRoute> Server::route_for(const config::ConfigPtr& config,
+                                                       const config::Listener& listener) const {
+  return std::make_shared<const ListenerRoute>(ListenerRoute{
+      config, &listener, pools_.at(listener.backend), listeners_.at(listener.name).admission});
+}
+
+void Server::open_on_workers(const config::ConfigPtr& config, const config::Listener& listener,
+                             ListenSockets sockets) {
+  const auto route = route_for(config, listener);
+  for (auto& worker : workers_) {
+    auto fd = std::make_shared<UniqueFd>(std::move(sockets.fds[worker->index()]));
+    boost::asio::post(worker->io(),
+                      [w = worker.get(), route, fd] { w->open_listener(route, std::move(*fd)); });
+  }
+}
+
+void Server::close_on_workers(const config::Listener& listener) {
+  for (auto& worker : workers_)
+    boost::asio::post(worker->io(),
+                      [w = worker.get(), name = listener.name] { w->close_listener(name); });
+  remove_socket_file(listener);
 }
 
 // The kernel may grant less than asked (pipe-max-size, or the per-user budget of
@@ -77,32 +136,93 @@ void Server::log_pipe_limits() const {
 void Server::run() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
-  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log::info("signal {} received: closing listeners and sessions", signal);
-    stop();
-  });
-  for (auto& checker : checkers_)
-    checker->start();
-  for (auto& listener : listeners_)
-    listener->start();
+  signals_.add(SIGHUP);
+  wait_for_signal();
+  start_checkers({});
+  for (auto& worker : workers_)
+    worker->start([this] { boost::asio::post(io_, [this] { on_worker_stopped(); }); });
   io_.run();
+  for (auto& worker : workers_)
+    worker->join();
   // Sessions are closed: their last records are queued. Let the sinks write them.
   mirrors_.stop();
   for (const std::string& line : mirrors_.summaries())
     log::info("{}", line);
+  for (const auto& worker : workers_) {
+    const Stats& stats = worker->stats();
+    log::info(
+        "worker {}: sessions_accepted_total={} bytes_client_to_backend_total={} "
+        "bytes_backend_to_client_total={}",
+        worker->index(), stats.get(Counter::sessions_accepted_total),
+        stats.get(Counter::bytes_client_to_backend_total),
+        stats.get(Counter::bytes_backend_to_client_total));
+  }
 }
 
-void Server::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  boost::system::error_code ignored;
-  signals_.cancel(ignored);
-  for (auto& listener : listeners_)
-    listener->close();
-  for (auto& checker : checkers_)
-    checker->stop();
-  worker_.stop_all_sessions();
+void Server::wait_for_signal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    on_signal(signal);
+  });
+}
+
+void Server::on_signal(int signal) {
+  if (signal == SIGHUP) {
+    if (draining())
+      log::warn("signal {} received while draining: not reloading", signal);
+    else
+      reload();
+  } else if (!draining()) {
+    begin_drain(signal);
+  } else {
+    log::info("signal {} received again while draining: closing every session now", signal);
+    cut_sessions("second signal");
+  }
+  if (workers_stopped_ < workers_.size()) wait_for_signal();
+}
+
+Stats Server::stats() const {
+  Stats sum = control_stats_;
+  for (const auto& worker : workers_)
+    sum += worker->stats();
+  return sum;
+}
+
+config::ConfigPtr Server::config() const {
+  const std::lock_guard lock(mutex_);
+  return config_;
+}
+
+ReloadCounts Server::reloads() const {
+  const std::lock_guard lock(mutex_);
+  return reloads_;
+}
+
+bool Server::ready(std::string* why) const {
+  const auto fail = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return false;
+  };
+  if (draining()) return fail("draining");
+  const std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
+  for (const auto& listener : config_->listeners) {
+    if (!listeners_.count(listener.name)) return fail("listener " + listener.name + " not bound");
+    if (!pools_.at(listener.backend)->any_healthy(now)) {
+      return fail("listener " + listener.name + ": backend " + listener.backend +
+                  " has no usable server");
+    }
+  }
+  return true;
+}
+
+std::vector<PoolStatus> Server::pools() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<PoolStatus> out;
+  const auto now = Clock::now();
+  for (const auto& [name, pool] : pools_)
+    out.push_back({name, pool->status(now)});
+  return out;
 }
 
 }  // namespace spliceproxy

@@ -51,7 +51,7 @@ void Session::start(SessionRoute route) {
   route_ = std::move(route);
   prepare(client_);
   if (worker_.mirrors() && !listener_.mirrors.empty())
-    mirror_ = worker_.mirrors()->tap_for(listener_, 0, worker_.stats());
+    mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
   connect_next();
 }

@@ -43,7 +43,7 @@ void Session::on_attempt_failed(int error, CloseReason reason) {
   ++attempt_;
   if (error == EMFILE || error == ENFILE) return wait_for_descriptor();
   worker_.stats().add(Counter::connect_failures_total);
-  route_.pool->failed(*server_);
+  if (route_.pool->failed(*server_)) worker_.stats().add(Counter::servers_ejected_total);
   release_server();
   boost::system::error_code ignored;
   backend_.close(ignored);

@@ -33,9 +33,9 @@ std::string_view to_string(CloseReason reason) {
 
 Stats& Stats::operator+=(const Stats& other) {
   for (std::size_t i = 0; i < counters.size(); ++i)
-    counters[i] += other.counters[i];
+    counters[i].add(other.counters[i].load());
   for (std::size_t i = 0; i < sessions_closed.size(); ++i)
-    sessions_closed[i] += other.sessions_closed[i];
+    sessions_closed[i].add(other.sessions_closed[i].load());
   return *this;
 }
 
@@ -43,10 +43,10 @@ std::string Stats::summary() const {
   std::string out;
   for (std::size_t i = 0; i < counters.size(); ++i)
     out += fmt::format("{}{}={}", out.empty() ? "" : " ", to_string(static_cast<Counter>(i)),
-                       counters[i]);
+                       counters[i].load());
   for (std::size_t i = 0; i < sessions_closed.size(); ++i)
     out += fmt::format(" sessions_closed_total{{reason=\"{}\"}}={}",
-                       to_string(static_cast<CloseReason>(i)), sessions_closed[i]);
+                       to_string(static_cast<CloseReason>(i)), sessions_closed[i].load());
   return out;
 }
 

@@ -1,9 +1,15 @@
 // Stats: the counters of one worker. All counters of the proxy are listed once, in the
 // X-macro below; a worker increments its own Stats without locks and they are summed when
 // reported.
+//
+// Threads: each Stats has one writer (its worker's thread, or the control thread for the
+// control's own Stats) and any number of readers. A counter is a relaxed atomic the writer
+// bumps with a load and a store, not a read-modify-write: on x86 that is a plain add, and a
+// reader on another thread sees each value whole (TSan-clean), perhaps a little late.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,7 +39,10 @@ namespace spliceproxy {
   /* traffic mirroring */                                                              \
   X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")         \
   X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")   \
-  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")
+  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")        \
+  /* operations (counted on the control thread) */                                     \
+  X(config_reloads_total, "SIGHUP reloads that switched to the new config")            \
+  X(config_reloads_failed_total, "SIGHUP reloads refused; the old config kept serving")
 
 // Why a session ended. X(name)
 #define SPLICEPROXY_CLOSE_REASONS(X) \
@@ -64,19 +73,43 @@ enum class CloseReason {
 std::string_view to_string(Counter counter);
 std::string_view to_string(CloseReason reason);
 
+// A counter with one writer thread: add() is not atomic against another writer.
+class SingleWriterCounter {
+ public:
+  SingleWriterCounter() = default;
+  SingleWriterCounter(const SingleWriterCounter& other) : value_(other.load()) {}
+  SingleWriterCounter& operator=(const SingleWriterCounter& other) {
+    value_.store(other.load(), std::memory_order_relaxed);
+    return *this;
+  }
+
+  void add(std::uint64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t load() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// Written by one thread (see above); copied or summed from any thread.
 struct Stats {
-  std::array<std::uint64_t, static_cast<std::size_t>(Counter::count)> counters{};
-  std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::count)> sessions_closed{};
+  std::array<SingleWriterCounter, static_cast<std::size_t>(Counter::count)> counters{};
+  std::array<SingleWriterCounter, static_cast<std::size_t>(CloseReason::count)> sessions_closed{};
 
   void add(Counter counter, std::uint64_t n = 1) {
-    counters[static_cast<std::size_t>(counter)] += n;
+    counters[static_cast<std::size_t>(counter)].add(n);
   }
-  std::uint64_t get(Counter counter) const { return counters[static_cast<std::size_t>(counter)]; }
-  void count_close(CloseReason reason) { ++sessions_closed[static_cast<std::size_t>(reason)]; }
+  std::uint64_t get(Counter counter) const {
+    return counters[static_cast<std::size_t>(counter)].load();
+  }
+  void count_close(CloseReason reason) { sessions_closed[static_cast<std::size_t>(reason)].add(1); }
   std::uint64_t closed(CloseReason reason) const {
-    return sessions_closed[static_cast<std::size_t>(reason)];
+    return sessions_closed[static_cast<std::size_t>(reason)].load();
   }
 
+  // Adds `other` (read from any thread) into this one: the caller must be this one's writer,
+  // or own it (a sum being built).
   Stats& operator+=(const Stats& other);
 
   // One line of `name=value` pairs, closes as `sessions_closed_total{reason="..."}=N`.

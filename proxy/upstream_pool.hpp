@@ -1,4 +1,4 @@
-// UpstreamPool: the servers of one backend on one worker, with what is known about each —
+// UpstreamPool: the servers of one backend, shared by the workers, with what is known about each —
 // live connections, connect failures in a row, ejection, active health — and the choice of
 // a server for each connect attempt.
 //
@@ -10,11 +10,17 @@
 // Eligible for a pick: not tried yet by this session, below its max_connections, not ejected
 // and not marked down by health checks. When no server is healthy, every server below its
 // limit is tried anyway (a pool that refuses everything helps no one when the checks are
-// wrong). Single-threaded: one pool per backend per worker.
+// wrong).
+//
+// Threads: one pool per backend, shared by every worker (least_connections and per-server
+// max_connections count the whole proxy's connections; health is checked once, on the control
+// thread). Every member function takes the pool's mutex: they are called when connecting,
+// never on the data path. A reload keeps a pool whose backend config did not change.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,16 +33,31 @@
 
 namespace spliceproxy {
 
+// One server as a status page shows it (UpstreamPool::status()).
+struct ServerStatus {
+  std::string address;     // as configured
+  std::size_t active = 0;  // live connections picked on it
+  bool checked_up = true;  // last active health check verdict (true without checks)
+  bool ejected = false;    // passive ejection in force
+};
+
 class UpstreamPool {
  public:
-  // Servers must be resolved already: `endpoints` has one entry per server of `backend`.
-  UpstreamPool(const config::Backend& backend, std::vector<net::Endpoint> endpoints, Stats& stats);
+  // Servers must be resolved already: `endpoints` has one entry per server of `backend`
+  // (copied: the pool may outlive the config snapshot it came from).
+  UpstreamPool(const config::Backend& backend, std::vector<net::Endpoint> endpoints);
 
+  // Constant after construction: no lock needed.
   const config::Backend& backend() const { return backend_; }
   std::size_t size() const { return servers_.size(); }
   const net::Endpoint& endpoint(std::size_t server) const { return servers_[server].endpoint; }
-  std::size_t active(std::size_t server) const { return servers_[server].active; }
+
+  std::size_t active(std::size_t server) const;
+  // Up by health checks and not ejected.
   bool healthy(std::size_t server, Clock::time_point now) const;
+  // Whether some server is healthy (readiness).
+  bool any_healthy(Clock::time_point now) const;
+  std::vector<ServerStatus> status(Clock::time_point now) const;
 
   // Picks a server for a connect attempt and counts a live connection on it (until
   // release()). `tried` lists the servers this session already tried. nullopt when every
@@ -46,11 +67,12 @@ class UpstreamPool {
   void connected(std::size_t server);
   // The connect to `server` failed: after `consecutive_failures` in a row the server is
   // ejected for a back-off that doubles with each ejection in a row (up to the maximum).
-  void failed(std::size_t server);
+  // Returns whether this failure ejected it (the caller counts servers_ejected_total).
+  bool failed(std::size_t server);
   // The connection picked on `server` is gone.
   void release(std::size_t server);
   // Active health check verdict (HealthChecker).
-  void set_health(std::size_t server, bool up) { servers_[server].checked_up = up; }
+  void set_health(std::size_t server, bool up);
 
  private:
   struct ServerState {
@@ -63,14 +85,16 @@ class UpstreamPool {
     bool checked_up = true;
   };
 
-  // Fills candidates_ for a pick; `health` false ignores ejection and health checks.
+  // With mutex_ held: fills candidates_ for a pick; `health` false ignores ejection and health
+  // checks.
   void fill_candidates(const std::vector<std::size_t>& tried, bool health, Clock::time_point now);
+  bool healthy_locked(std::size_t server, Clock::time_point now) const;
 
-  const config::Backend& backend_;
-  Stats& stats_;
-  std::vector<ServerState> servers_;
-  std::vector<Candidate> candidates_;  // scratch space of pick()
-  Balancer balancer_;
+  const config::Backend backend_;
+  mutable std::mutex mutex_;
+  std::vector<ServerState> servers_;   // endpoint and name constant; the rest under mutex_
+  std::vector<Candidate> candidates_;  // scratch space of pick(), under mutex_
+  Balancer balancer_;                  // under mutex_
 };
 
 }  // namespace spliceproxy

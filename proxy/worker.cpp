@@ -1,21 +1,75 @@
-// Worker: session registry.
+// Worker: thread, session registry, acceptors.
 #include "proxy/worker.hpp"
 
+#include <exception>
 #include <vector>
 
+#include "proxy/listener.hpp"
+#include "proxy/log.hpp"
 #include "proxy/session.hpp"
 
 namespace spliceproxy {
 
-Worker::Worker(boost::asio::io_context& io, const config::SpliceSettings& splice)
-    : io_(io), pipes_(splice.pipe_size, kMaxIdlePipes, stats_) {}
+Worker::Worker(unsigned index, unsigned count, const config::SpliceSettings& splice,
+               MirrorSet* mirrors)
+    : index_(index),
+      count_(count),
+      mirrors_(mirrors),
+      pipes_(splice.pipe_size, kMaxIdlePipes, stats_),
+      guard_(io_.get_executor()) {}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start(std::function<void()> on_stopped) {
+  thread_ = std::thread([this, on_stopped = std::move(on_stopped)] {
+    try {
+      io_.run();
+    } catch (const std::exception& error) {
+      log::error("worker {} stopped: {}", index_, error.what());
+    }
+    on_stopped();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
 
 void Worker::add(std::uint64_t id, std::shared_ptr<Session> session) {
   sessions_.emplace(id, std::move(session));
+  live_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 void Worker::remove(std::uint64_t id) {
   sessions_.erase(id);
+  live_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+void Worker::open_listener(std::shared_ptr<const ListenerRoute> route, UniqueFd fd) {
+  auto listener = std::make_shared<Listener>(*this, std::move(route), std::move(fd));
+  listener->start();
+  listeners_[listener->name()] = std::move(listener);
+}
+
+void Worker::set_route(std::shared_ptr<const ListenerRoute> route) {
+  const auto it = listeners_.find(route->listener->name);
+  if (it != listeners_.end()) it->second->set_route(std::move(route));
+}
+
+void Worker::close_listener(const std::string& name) {
+  const auto it = listeners_.find(name);
+  if (it == listeners_.end()) return;
+  it->second->close();
+  listeners_.erase(it);
+}
+
+void Worker::drain() {
+  for (auto& [name, listener] : listeners_)
+    listener->close();
+  listeners_.clear();
+  guard_.reset();
 }
 
 void Worker::stop_all_sessions() {

@@ -1,19 +1,39 @@
-// Worker: what one reactor thread owns — its io_context, pipe pool, counters and the
-// sessions living on it. A session lives and dies on one worker: nothing here is locked.
+// Worker: what one reactor thread owns — its io_context, pipe pool, counters, its acceptor of
+// each listener and the sessions living on it. A session lives and dies on one worker: nothing
+// on the data path is locked.
+//
+// Threads: everything but the few members marked "any thread" runs on the worker's thread. The
+// control thread talks to a worker by post()ing to its io_context.
+//
+// Destruction order (members are destroyed in reverse): the session registry and acceptors
+// first, while the io_context still exists (their sockets and timers belong to it); then the
+// io_context, whose destructor destroys the handlers still queued, and with them sessions that
+// hold pipes; the pipe pool and the counters those sessions give pipes back to and count in go
+// last.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "config/config.hpp"
 #include "proxy/pipe_pool.hpp"
 #include "proxy/stats.hpp"
+#include "proxy/unique_fd.hpp"
 
 namespace spliceproxy {
 
+class Listener;
+struct ListenerRoute;
 class MirrorSet;
 class Session;
 
@@ -24,21 +44,32 @@ class Worker {
   // How long listeners stop accepting when the process is out of descriptors.
   static constexpr auto kDescriptorPause = std::chrono::milliseconds(100);
 
-  Worker(boost::asio::io_context& io, const config::SpliceSettings& splice);
+  // Worker `index` of `count`; `mirrors` (may be null) outlives the worker.
+  Worker(unsigned index, unsigned count, const config::SpliceSettings& splice, MirrorSet* mirrors);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
+  // Any thread. Starts the thread, which runs the io_context until drain() was called and
+  // the last session ended, then calls `on_stopped` (on the worker's thread).
+  void start(std::function<void()> on_stopped);
+  // Any thread. Waits for the thread started by start().
+  void join();
+
+  unsigned index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
   PipePool& pipes() { return pipes_; }
   Stats& stats() { return stats_; }
+  // Any thread (see stats.hpp).
   const Stats& stats() const { return stats_; }
-
-  // The proxy's mirror sinks, if any; set before the first session.
   MirrorSet* mirrors() const { return mirrors_; }
-  void set_mirrors(MirrorSet* mirrors) { mirrors_ = mirrors; }
 
-  std::uint64_t next_session_id() { return ++last_session_id_; }
+  // Session ids are unique across workers: worker i of n numbers i+1, i+1+n, ...
+  std::uint64_t next_session_id() { return ++sessions_started_ * count_ - (count_ - 1 - index_); }
   void add(std::uint64_t id, std::shared_ptr<Session> session);
   void remove(std::uint64_t id);
-  std::size_t active_sessions() const { return sessions_.size(); }
+  // Any thread.
+  std::size_t active_sessions() const { return live_.load(std::memory_order_relaxed); }
 
   // Out of descriptors (a backend socket could not be opened): listeners accept again only
   // from `until` on, rather than accepting clients that cannot be served.
@@ -47,17 +78,30 @@ class Worker {
   }
   std::chrono::steady_clock::time_point accept_paused_until() const { return accept_paused_until_; }
 
-  // Closes every live session (at shutdown).
+  // Acceptors by listener name: open (taking over `fd`) and start, re-route, close.
+  void open_listener(std::shared_ptr<const ListenerRoute> route, UniqueFd fd);
+  void set_route(std::shared_ptr<const ListenerRoute> route);
+  void close_listener(const std::string& name);
+
+  // Closes every acceptor and lets the io_context run out once the sessions have ended.
+  void drain();
+  // Closes every live session with reason `shutdown`.
   void stop_all_sessions();
 
  private:
-  boost::asio::io_context& io_;
+  const unsigned index_;
+  const unsigned count_;
+  MirrorSet* const mirrors_;
   Stats stats_;
   PipePool pipes_;
-  std::uint64_t last_session_id_ = 0;
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  std::uint64_t sessions_started_ = 0;
+  std::atomic<std::size_t> live_{0};  // sessions_.size(), for other threads
   std::chrono::steady_clock::time_point accept_paused_until_{};
-  MirrorSet* mirrors_ = nullptr;
+  std::map<std::string, std::shared_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+  std::thread thread_;
 };
 
 }  // namespace spliceproxy

@@ -2,6 +2,7 @@
 # Configures and builds spliceproxy out of tree.
 #   tools/build.sh release [TARGET...]   build/release, optimised, with the tests
 #   tools/build.sh asan [TARGET...]      build/asan, AddressSanitizer + UndefinedBehaviorSanitizer
+#   tools/build.sh tsan [TARGET...]      build/tsan, ThreadSanitizer (suppressions: tools/tsan.supp)
 #   tools/build.sh debug [TARGET...]     build/debug
 # Shared by tools/run.sh, tools/test.sh and the Dockerfile's build stage.
 set -euo pipefail
@@ -12,8 +13,9 @@ shift || true
 case "$kind" in
   release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEPROXY_SANITIZE=address,undefined) ;;
+  tsan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEPROXY_SANITIZE=thread) ;;
   debug) args=(-DCMAKE_BUILD_TYPE=Debug) ;;
-  *) echo "build.sh: unknown build kind '$kind' (release, asan, debug)" >&2; exit 2 ;;
+  *) echo "build.sh: unknown build kind '$kind' (release, asan, tsan, debug)" >&2; exit 2 ;;
 esac
 
 dir="build/$kind"

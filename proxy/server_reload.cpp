@@ -1,0 +1,135 @@
+// Server, SIGHUP: load the config file again and switch to it, or keep the old one.
+//
+//   load + validate ──▶ refuse what needs a restart ──▶ pools ──▶ bind new listeners ──▶ apply
+//   (any step failing: the error is logged, config_reloads_failed_total counts it and nothing
+//    has changed; sockets bound by the failed attempt are closed again)
+//
+// Applying: kept listeners (same name and address) keep their sockets and Admission and get
+// the new route; removed ones close; new ones open on every worker. Sessions finish on the
+// snapshot and pool they started with.
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "proxy/listener.hpp"
+#include "proxy/log.hpp"
+#include "proxy/server.hpp"
+
+namespace spliceproxy {
+namespace {
+
+// Throws std::runtime_error for a change that takes a restart.
+void refuse_restart_changes(const config::Config& current, const config::Config& next) {
+  const auto refuse = [&](const char* what) {
+    throw std::runtime_error(
+        fmt::format("{}: {} changed: it takes a restart, not a reload", next.source, what));
+  };
+  if (next.workers != current.workers) refuse("workers");
+  if (!(next.splice == current.splice)) refuse("splice");
+  if (next.mirrors != current.mirrors) refuse("mirrors");
+}
+
+bool kept(const config::Listener& old, const config::Listener& next) {
+  return old.name == next.name && old.listen == next.listen;
+}
+
+}  // namespace
+
+struct Server::Staged {
+  config::ConfigPtr config;
+  PoolMap pools;
+  std::map<std::string, ListenSockets> bound;  // new listeners (or ones whose address changed)
+};
+
+void Server::reload() {
+  const std::uint64_t generation = reloads().generation;
+  log::info("SIGHUP: reloading {}", options_.config_path);
+  try {
+    auto next =
+        std::make_shared<const config::Config>(config::load_config_file(options_.config_path));
+    apply(stage(std::move(next)));
+  } catch (const std::exception& error) {
+    {
+      const std::lock_guard lock(mutex_);
+      ++reloads_.failed;
+    }
+    control_stats_.add(Counter::config_reloads_failed_total);
+    log::error("reload failed, generation {} keeps serving: {}", generation, error.what());
+  }
+}
+
+// Everything that can fail, before anything changes.
+Server::Staged Server::stage(config::ConfigPtr next) const {
+  refuse_restart_changes(*config_, *next);
+  Staged staged{next, build_pools(*next), {}};
+  try {
+    for (const auto& listener : next->listeners) {
+      const auto old = listeners_.find(listener.name);
+      if (old != listeners_.end() && kept(old->second.config, listener)) continue;
+      staged.bound[listener.name] = bind_listen_sockets(listener, next->workers);
+    }
+  } catch (...) {
+    for (const auto& listener : next->listeners) {
+      if (staged.bound.count(listener.name)) remove_socket_file(listener);
+    }
+    throw;
+  }
+  return staged;
+}
+
+void Server::apply(Staged staged) {
+  const config::ConfigPtr& next = staged.config;
+  if (!options_.log_level_fixed) log::set_level(next->log.level);
+  std::vector<std::string> added, removed, kept_names;
+  // Listeners gone, or moved to another address: close first (their Unix file too).
+  for (const auto& [name, entry] : listeners_) {
+    if (!staged.bound.count(name) &&
+        next->listeners.end() != std::find_if(next->listeners.begin(), next->listeners.end(),
+                                              [&](const auto& l) { return l.name == name; }))
+      continue;
+    close_on_workers(entry.config);
+    if (!staged.bound.count(name)) removed.push_back(name);
+  }
+  PoolMap previous;
+  {
+    const std::lock_guard lock(mutex_);
+    previous = std::exchange(pools_, std::move(staged.pools));
+    for (const auto& name : removed)
+      listeners_.erase(name);
+    for (const auto& listener : next->listeners) {
+      auto it = listeners_.find(listener.name);
+      if (staged.bound.count(listener.name)) {
+        listeners_[listener.name] = ListenerEntry{listener, staged.bound[listener.name].address,
+                                                  std::make_shared<Admission>(listener)};
+      } else {
+        it->second.config = listener;
+        it->second.admission->reconfigure(listener);
+      }
+    }
+    config_ = next;
+    reloads_.succeeded++;
+    reloads_.generation++;
+  }
+  control_stats_.add(Counter::config_reloads_total);
+  for (const auto& listener : next->listeners) {
+    const auto bound = staged.bound.find(listener.name);
+    if (bound != staged.bound.end()) {
+      log::info("listener {} listening on {} -> backend {}", listener.name, bound->second.address,
+                listener.backend);
+      added.push_back(listener.name);
+      open_on_workers(next, listener, std::move(bound->second));
+      continue;
+    }
+    kept_names.push_back(listener.name);
+    const auto route = route_for(next, listener);
+    for (auto& worker : workers_)
+      boost::asio::post(worker->io(), [w = worker.get(), route] { w->set_route(route); });
+  }
+  start_checkers(previous);
+  log::info("config reloaded, generation {}: listeners added [{}], removed [{}], kept [{}]",
+            reloads().generation, fmt::join(added, ", "), fmt::join(removed, ", "),
+            fmt::join(kept_names, ", "));
+}
+
+}  // namespace spliceproxy
