@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -241,7 +242,19 @@ bool ProxyProcess::wait_for_stderr(std::string_view needle, Clock::time_point de
 
 int ProxyProcess::stop(std::chrono::milliseconds timeout) {
   if (exit_status_) return *exit_status_;
+  const auto deadline = Clock::now() + timeout;
   kill(pid_, SIGTERM);
+  if (wait_for_stderr("received: draining", deadline)) kill(pid_, SIGTERM);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return wait_for_exit(std::max(left, std::chrono::milliseconds(1)));
+}
+
+void ProxyProcess::send_signal(int signal) const {
+  if (!exit_status_) kill(pid_, signal);
+}
+
+int ProxyProcess::wait_for_exit(std::chrono::milliseconds timeout) {
+  if (exit_status_) return *exit_status_;
   if (auto status = wait_exit(pid_, pidfd_.get(), Clock::now() + timeout)) {
     exit_status_ = *status;
   } else {

@@ -116,9 +116,15 @@ class ProxyProcess {
   // Waits until stderr contains `needle`; false if the deadline passes or stderr closes first.
   bool wait_for_stderr(std::string_view needle, Clock::time_point deadline) const;
 
-  // Sends SIGTERM and waits for the exit; returns the status as run_command does. If `timeout`
-  // passes, SIGKILLs the pid and returns -1. Returns the same status when called again.
+  // Stops the proxy at once: SIGTERM, then, once it logged that it is draining, a second
+  // SIGTERM (which closes every session without waiting for drain_timeout); waits for the exit
+  // and returns the status as run_command does. If `timeout` passes, SIGKILLs the pid and
+  // returns -1. Returns the same status when called again.
   int stop(std::chrono::milliseconds timeout = 15s);
+  // Sends `signal` (SIGHUP, SIGTERM, ...) to the proxy, if it is still running.
+  void send_signal(int signal) const;
+  // Waits for the exit without signalling; as stop() otherwise.
+  int wait_for_exit(std::chrono::milliseconds timeout);
   bool running() const { return !exit_status_.has_value(); }
 
  private:

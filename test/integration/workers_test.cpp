@@ -1,0 +1,52 @@
+// Several workers through the real binary: with `workers: 2` many concurrent sessions come
+// through byte-exact, and both workers serve some of them (SO_REUSEPORT spreads connections by
+// a hash of the client's port), as the per-worker lines of the exit summary show.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "test/integration/operations.hpp"
+#include "test/integration/test_backend.hpp"
+
+namespace spliceproxy::test {
+namespace {
+
+// sessions_accepted_total of worker `index` from its exit summary line.
+std::optional<std::uint64_t> worker_sessions(const std::string& log, unsigned index) {
+  const std::regex line("worker " + std::to_string(index) + ": sessions_accepted_total=([0-9]+)");
+  std::smatch match;
+  if (!std::regex_search(log, match, line)) return std::nullopt;
+  return std::strtoull(match[1].str().c_str(), nullptr, 10);
+}
+
+TEST(WorkersTest, TwoWorkersCarryManyConcurrentSessionsIntactAndBothServe) {
+  constexpr int kSessions = 64;
+  TestBackend backend(BackendBehavior::echo());
+  ProxyProcess proxy(with_workers(proxy_yaml("splice", {{.backend_port = backend.port()}}), 2));
+  ASSERT_TRUE(proxy.stderr_text().find("2 workers") != std::string::npos) << proxy.stderr_text();
+  std::vector<ClientPlan> plans;
+  for (int i = 0; i < kSessions; ++i) {
+    plans.push_back({.send_bytes = 512 * kKiB + static_cast<std::uint64_t>(i) * 4099,
+                     .send_seed = static_cast<std::uint64_t>(i + 1),
+                     .chunk_seed = static_cast<std::uint64_t>(i + 100)});
+  }
+  const auto results = run_clients(proxy.port(), plans, Clock::now() + 120s);
+  for (int i = 0; i < kSessions; ++i) {
+    ASSERT_TRUE(results[i].complete()) << "session " << i << ": " << results[i].describe();
+    ASSERT_EQ(results[i].received_sha256, results[i].sent_sha256) << "session " << i;
+  }
+  ASSERT_EQ(proxy.stop(), 0);
+  const std::string log = proxy.stderr_text();
+  const auto first = worker_sessions(log, 0);
+  const auto second = worker_sessions(log, 1);
+  ASSERT_TRUE(first && second) << log;
+  EXPECT_GT(*first, 0u) << "worker 0 served no session";
+  EXPECT_GT(*second, 0u) << "worker 1 served no session";
+  EXPECT_EQ(*first + *second, static_cast<std::uint64_t>(kSessions));
+  EXPECT_EQ(stat_value(log, "sessions_accepted_total"), kSessions);
+  EXPECT_EQ(stat_value(log, "sessions_closed_total{reason=\"completed\"}"), kSessions);
+}
+
+}  // namespace
+}  // namespace spliceproxy::test
