@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit and integration suites in a
-# release build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# release build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, then the
+# unit tests and the suites about threads and signals (ctest label `threads`: workers, reload,
+# drain) in a ThreadSanitizer build, which builds only what those need.
 #   tools/test.sh [ctest args...]     e.g. tools/test.sh -R Forwarding
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +20,19 @@ run_suite() {
   ctest --test-dir "build/$kind" --output-on-failure -L integration "$@"
 }
 
+run_threads_suite() {
+  echo "== tsan build"
+  tools/build.sh tsan spliceproxy unit_tests threads_tests
+  echo "== tsan tests"
+  ctest --test-dir build/tsan --output-on-failure -L unit -j "$(nproc)" "$@"
+  ctest --test-dir build/tsan --output-on-failure -L threads "$@"
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# A race report makes the process (the proxy, or a test) exit with status 66.
+export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 run_suite release "$@"
 run_suite asan "$@"
+run_threads_suite "$@"
 echo "tools/test.sh: all suites passed"
