@@ -33,6 +33,11 @@ Server::~Server() {
 }
 
 void Server::open() {
+  // Signals from here on are queued for run(): a SIGHUP sent as soon as a listener is logged
+  // must not find the default action (which ends the process).
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
   log::info("{} workers", workers_.size());
   log_pipe_limits();
   PoolMap pools = build_pools(*config_);
@@ -134,9 +139,6 @@ void Server::log_pipe_limits() const {
 }
 
 void Server::run() {
-  signals_.add(SIGINT);
-  signals_.add(SIGTERM);
-  signals_.add(SIGHUP);
   wait_for_signal();
   start_checkers({});
   for (auto& worker : workers_)

@@ -61,9 +61,9 @@ class Server {
   Server(config::ConfigPtr config, ServerOptions options);
   ~Server();
 
-  // Checks the pipe size the kernel grants, resolves backends and binds every listener,
-  // logging the address each one bound. Throws std::runtime_error naming the failed step;
-  // nothing is left bound.
+  // Catches SIGHUP, SIGTERM and SIGINT (handled once run() runs), checks the pipe size the
+  // kernel grants, resolves backends and binds every listener, logging the address each one
+  // bound. Throws std::runtime_error naming the failed step; nothing is left bound.
   void open();
 
   // Runs the workers and the control loop: serves until SIGTERM/SIGINT, then drains (see

@@ -1,8 +1,10 @@
 // Several workers through the real binary: with `workers: 2` many concurrent sessions come
 // through byte-exact, and both workers serve some of them (SO_REUSEPORT spreads connections by
-// a hash of the client's port), as the per-worker lines of the exit summary show.
+// a hash of the client's port), as the per-worker lines of the exit summary show; and both
+// feed one mirror sink without mixing streams.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <regex>
 
@@ -46,6 +48,46 @@ TEST(WorkersTest, TwoWorkersCarryManyConcurrentSessionsIntactAndBothServe) {
   EXPECT_EQ(*first + *second, static_cast<std::uint64_t>(kSessions));
   EXPECT_EQ(stat_value(log, "sessions_accepted_total"), kSessions);
   EXPECT_EQ(stat_value(log, "sessions_closed_total{reason=\"completed\"}"), kSessions);
+}
+
+// A mirror sink fed by two workers (each through its own feed pipes) gets every session's
+// client bytes, whole and unmixed: the shadow server sees exactly the streams the clients sent.
+TEST(WorkersTest, TwoWorkersFeedOneShadowMirrorWithEveryStreamIntact) {
+  constexpr int kSessions = 16;
+  TestBackend backend(BackendBehavior::echo());
+  TestBackend shadow(BackendBehavior::sink());
+  const std::string yaml =
+      with_workers(proxy_yaml("splice", {{.backend_port = backend.port(),
+                                          .extra_keys = "    mirrors: [{mirror: twin}]\n"}}),
+                   2) +
+      "mirrors:\n  - {name: twin, type: shadow, address: 127.0.0.1:" +
+      std::to_string(shadow.port()) + "}\n";
+  ProxyProcess proxy(yaml);
+  std::vector<ClientPlan> plans;
+  for (int i = 0; i < kSessions; ++i) {
+    plans.push_back({.send_bytes = 256 * kKiB + static_cast<std::uint64_t>(i),
+                     .send_seed = static_cast<std::uint64_t>(i + 7),
+                     .send_rate = 1 * kMiB});
+  }
+  const auto deadline = Clock::now() + 120s;
+  const auto clients = run_clients(proxy.port(), plans, deadline);
+  const auto copies = shadow.wait_for_results(plans.size(), deadline);
+  std::vector<std::string> sent, shadowed;
+  for (const ClientResult& client : clients) {
+    ASSERT_TRUE(client.complete()) << client.describe();
+    ASSERT_EQ(client.received_sha256, client.sent_sha256);
+    sent.push_back(client.sent_sha256);
+  }
+  for (const BackendResult& copy : copies)
+    shadowed.push_back(copy.received_sha256);
+  std::sort(sent.begin(), sent.end());
+  std::sort(shadowed.begin(), shadowed.end());
+  EXPECT_EQ(shadowed, sent);
+  ASSERT_EQ(proxy.stop(), 0);
+  const std::string log = proxy.stderr_text();
+  EXPECT_EQ(stat_value(log, "mirror_dropped_bytes_total"), 0u);
+  EXPECT_GT(worker_sessions(log, 0).value_or(0), 0u);
+  EXPECT_GT(worker_sessions(log, 1).value_or(0), 0u);
 }
 
 }  // namespace

@@ -217,7 +217,8 @@ class Contender:
 
     def _start_spliceproxy(self):
         mode = "copy" if self.name.endswith("copy") else "splice"
-        text = f"workers: 1\nlog:\n  level: warn\nsplice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
+        workers = 2 if self.name.endswith("-w2") else 1
+        text = f"workers: {workers}\nlog:\n  level: warn\nsplice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
         text += "listeners:\n"
         for s in ("iperf", "echo"):
             text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"
@@ -272,6 +273,9 @@ CONTENDER_KINDS = [
     ("direct", "direct"),
     ("spliceproxy-splice", "spliceproxy"),
     ("spliceproxy-copy", "spliceproxy"),
+    # Two workers (SO_REUSEPORT). Pinned (PIN=1) both share the proxy's one core, which shows
+    # what a second worker costs; PIN=0 lets them spread.
+    ("spliceproxy-splice-w2", "spliceproxy"),
     ("haproxy-splice", "haproxy"),
     ("haproxy-splice-auto", "haproxy"),
     ("haproxy-nosplice", "haproxy"),
