@@ -114,6 +114,8 @@ class Server {
   void reload();
   Staged stage(config::ConfigPtr next) const;
   void apply(Staged staged);
+  std::vector<std::string> close_dropped(const Staged& staged);
+  PoolMap commit(Staged& staged, const std::vector<std::string>& removed);
 
   // server_drain.cpp
   void begin_drain(int signal);

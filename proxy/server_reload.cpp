@@ -78,40 +78,52 @@ Server::Staged Server::stage(config::ConfigPtr next) const {
   return staged;
 }
 
-void Server::apply(Staged staged) {
-  const config::ConfigPtr& next = staged.config;
-  if (!options_.log_level_fixed) log::set_level(next->log.level);
-  std::vector<std::string> added, removed, kept_names;
-  // Listeners gone, or moved to another address: close first (their Unix file too).
+// Closes the listeners the new config drops or moves to another address (their Unix files
+// too); returns the names of those dropped.
+std::vector<std::string> Server::close_dropped(const Staged& staged) {
+  std::vector<std::string> removed;
+  const auto& next = staged.config->listeners;
   for (const auto& [name, entry] : listeners_) {
-    if (!staged.bound.count(name) &&
-        next->listeners.end() != std::find_if(next->listeners.begin(), next->listeners.end(),
-                                              [&](const auto& l) { return l.name == name; }))
-      continue;
+    const bool moved = staged.bound.count(name) != 0;
+    const bool dropped = std::none_of(next.begin(), next.end(),
+                                      [&, &name = name](const auto& l) { return l.name == name; });
+    if (!moved && !dropped) continue;
     close_on_workers(entry.config);
-    if (!staged.bound.count(name)) removed.push_back(name);
+    if (dropped) removed.push_back(name);
   }
-  PoolMap previous;
-  {
-    const std::lock_guard lock(mutex_);
-    previous = std::exchange(pools_, std::move(staged.pools));
-    for (const auto& name : removed)
-      listeners_.erase(name);
-    for (const auto& listener : next->listeners) {
-      auto it = listeners_.find(listener.name);
-      if (staged.bound.count(listener.name)) {
-        listeners_[listener.name] = ListenerEntry{listener, staged.bound[listener.name].address,
-                                                  std::make_shared<Admission>(listener)};
-      } else {
-        it->second.config = listener;
-        it->second.admission->reconfigure(listener);
-      }
+  return removed;
+}
+
+// Switches what the getters read to the new config; returns the pools it replaced.
+Server::PoolMap Server::commit(Staged& staged, const std::vector<std::string>& removed) {
+  const std::lock_guard lock(mutex_);
+  PoolMap previous = std::exchange(pools_, std::move(staged.pools));
+  for (const auto& name : removed)
+    listeners_.erase(name);
+  for (const auto& listener : staged.config->listeners) {
+    const auto bound = staged.bound.find(listener.name);
+    if (bound != staged.bound.end()) {
+      listeners_[listener.name] =
+          ListenerEntry{listener, bound->second.address, std::make_shared<Admission>(listener)};
+    } else {
+      ListenerEntry& entry = listeners_.at(listener.name);
+      entry.config = listener;
+      entry.admission->reconfigure(listener);  // wake-ups only post: no lock taken in them
     }
-    config_ = next;
-    reloads_.succeeded++;
-    reloads_.generation++;
   }
+  config_ = staged.config;
+  reloads_.succeeded++;
+  reloads_.generation++;
+  return previous;
+}
+
+void Server::apply(Staged staged) {
+  const config::ConfigPtr next = staged.config;
+  if (!options_.log_level_fixed) log::set_level(next->log.level);
+  const std::vector<std::string> removed = close_dropped(staged);
+  const PoolMap previous = commit(staged, removed);
   control_stats_.add(Counter::config_reloads_total);
+  std::vector<std::string> added, kept_names;
   for (const auto& listener : next->listeners) {
     const auto bound = staged.bound.find(listener.name);
     if (bound != staged.bound.end()) {
