@@ -1,7 +1,9 @@
 // Server: start-up checks, workers, listeners, signals and the thread-safe getters.
 #include "proxy/server.hpp"
 
+#include <pthread.h>
 #include <boost/asio/post.hpp>
+
 #include <csignal>
 #include <fstream>
 
@@ -150,6 +152,7 @@ void Server::run() {
   mirrors_.stop();
   for (const std::string& line : mirrors_.summaries())
     log::info("{}", line);
+  block_late_signals();
   for (const auto& worker : workers_) {
     const Stats& stats = worker->stats();
     log::info(
@@ -159,6 +162,17 @@ void Server::run() {
         stats.get(Counter::bytes_client_to_backend_total),
         stats.get(Counter::bytes_backend_to_client_total));
   }
+}
+
+// Every other thread has ended. A signal from now on (a second SIGTERM sent just as the drain
+// ended) stays pending in this, the last thread, rather than meeting the default action (end
+// the process, status 143) once the signal_set is destroyed and gives the signals back.
+void Server::block_late_signals() {
+  sigset_t late;
+  sigemptyset(&late);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP})
+    sigaddset(&late, signal);
+  pthread_sigmask(SIG_BLOCK, &late, nullptr);
 }
 
 void Server::wait_for_signal() {

@@ -97,6 +97,7 @@ class Server {
 
   void log_pipe_limits() const;
   void wait_for_signal();
+  static void block_late_signals();
   void on_signal(int signal);
   // Pools for `next`: a backend whose config did not change keeps its pool (and its health
   // and ejection state); others get a new one, their servers resolved. Throws on a name that
