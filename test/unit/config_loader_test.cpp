@@ -44,6 +44,9 @@ TEST(ConfigLoader, FullConfigSetsEveryKey) {
   const Config config = load_config_string(test::kFull, "full.yaml");
   EXPECT_EQ(config.workers, 4u);
   EXPECT_EQ(config.log.level, LogLevel::debug);
+  EXPECT_EQ(config.log.access, "/var/log/spliceproxy/access.log");
+  EXPECT_TRUE(config.admin.enabled);
+  EXPECT_EQ(config.admin.listen, (Address{"::1", 9902, {}}));
   EXPECT_EQ(config.splice.mode, SpliceMode::copy);
   EXPECT_EQ(config.splice.pipe_size, 64u * 1024);
   ASSERT_EQ(config.listeners.size(), 2u);

@@ -68,7 +68,7 @@ TEST(ConfigValidation, StrayCommaIsASyntaxErrorNotAHang) {
 TEST(ConfigValidation, UnknownTopLevelKeyListsTheKnownKeys) {
   const ConfigError e = error_of("colour: red\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
-            "test.yaml:1:1: unknown key 'colour', expected one of: workers, log, splice, "
+            "test.yaml:1:1: unknown key 'colour', expected one of: workers, log, admin, splice, "
             "listeners, backends, mirrors");
 }
 
