@@ -63,7 +63,10 @@ std::optional<std::size_t> UpstreamPool::pick(std::uint64_t key,
       chosen = balancer_.pick(candidates_, key);
     }
   }
-  if (chosen) ++servers_[*chosen].active;
+  if (chosen) {
+    ++servers_[*chosen].active;
+    ++servers_[*chosen].connect_attempts;
+  }
   return chosen;
 }
 
@@ -75,6 +78,7 @@ void UpstreamPool::connected(std::size_t server) {
 void UpstreamPool::failed(std::size_t server) {
   ServerState& state = servers_[server];
   ++state.failures_in_a_row;
+  ++state.connect_failures;
   const config::Ejection& policy = backend_.ejection;
   const auto now = Clock::now();
   if (policy.consecutive_failures == 0 || state.failures_in_a_row < policy.consecutive_failures ||

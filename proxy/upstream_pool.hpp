@@ -37,6 +37,13 @@ class UpstreamPool {
   const net::Endpoint& endpoint(std::size_t server) const { return servers_[server].endpoint; }
   std::size_t active(std::size_t server) const { return servers_[server].active; }
   bool healthy(std::size_t server, Clock::time_point now) const;
+  // Operations figures (metrics): picks of the server, and connects to it that failed.
+  std::uint64_t connect_attempts(std::size_t server) const {
+    return servers_[server].connect_attempts;
+  }
+  std::uint64_t connect_failures(std::size_t server) const {
+    return servers_[server].connect_failures;
+  }
 
   // Picks a server for a connect attempt and counts a live connection on it (until
   // release()). `tried` lists the servers this session already tried. nullopt when every
@@ -61,6 +68,8 @@ class UpstreamPool {
     unsigned ejections_in_a_row = 0;
     Clock::time_point ejected_until{};
     bool checked_up = true;
+    std::uint64_t connect_attempts = 0;
+    std::uint64_t connect_failures = 0;
   };
 
   // Fills candidates_ for a pick; `health` false ignores ejection and health checks.

@@ -16,6 +16,7 @@ namespace spliceproxy {
 
 class MirrorSet;
 class Session;
+class SessionReporter;
 
 class Worker {
  public:
@@ -34,6 +35,11 @@ class Worker {
   // The proxy's mirror sinks, if any; set before the first session.
   MirrorSet* mirrors() const { return mirrors_; }
   void set_mirrors(MirrorSet* mirrors) { mirrors_ = mirrors; }
+
+  // Receives each session's record when it ends (access log, byte totals), if set; set
+  // before the first session.
+  SessionReporter* reporter() const { return reporter_; }
+  void set_reporter(SessionReporter* reporter) { reporter_ = reporter; }
 
   std::uint64_t next_session_id() { return ++last_session_id_; }
   void add(std::uint64_t id, std::shared_ptr<Session> session);
@@ -57,6 +63,7 @@ class Worker {
   std::uint64_t last_session_id_ = 0;
   std::chrono::steady_clock::time_point accept_paused_until_{};
   MirrorSet* mirrors_ = nullptr;
+  SessionReporter* reporter_ = nullptr;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
 };
 
