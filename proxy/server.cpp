@@ -31,7 +31,7 @@ Server::Server(config::ConfigPtr config)
 void Server::open() {
   if (config_->workers != 1)
     log::warn("workers: {} asked; this version runs 1 worker", config_->workers);
-  log_pipe_limits();
+  pipe_size_granted_ = log_pipe_limits();
   open_pools();
   mirrors_.start();
   for (const auto& listener : config_->listeners) {
@@ -42,6 +42,7 @@ void Server::open() {
               listener.backend);
     listeners_.push_back(std::move(opened));
   }
+  open_operations();  // operations: access log, admin endpoint
 }
 
 void Server::open_pools() {
@@ -61,7 +62,7 @@ void Server::open_pools() {
 
 // The kernel may grant less than asked (pipe-max-size, or the per-user budget of
 // pipe-user-pages-soft pages once exceeded); say so once at start.
-void Server::log_pipe_limits() const {
+std::size_t Server::log_pipe_limits() const {
   const std::size_t wanted = config_->splice.pipe_size;
   const auto probe = Pipe::create(wanted);
   const std::size_t granted = probe ? probe->capacity() : 0;
@@ -72,6 +73,7 @@ void Server::log_pipe_limits() const {
           config::to_string(config_->splice.mode), wanted, granted,
           read_proc_value("/proc/sys/fs/pipe-max-size"),
           read_proc_value("/proc/sys/fs/pipe-user-pages-soft"));
+  return granted;
 }
 
 void Server::run() {
@@ -86,7 +88,9 @@ void Server::run() {
     checker->start();
   for (auto& listener : listeners_)
     listener->start();
+  start_operations();  // operations: access log writer, admin endpoint
   io_.run();
+  stop_operations();  // operations: the admin endpoint answered /readyz 503 until here
   // Sessions are closed: their last records are queued. Let the sinks write them.
   mirrors_.stop();
   for (const std::string& line : mirrors_.summaries())
@@ -98,6 +102,7 @@ void Server::stop() {
   stopped_ = true;
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  cancel_operations();  // operations: SIGUSR1
   for (auto& listener : listeners_)
     listener->close();
   for (auto& checker : checkers_)
