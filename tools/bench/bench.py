@@ -217,7 +217,9 @@ class Contender:
 
     def _start_spliceproxy(self):
         mode = "copy" if self.name.endswith("copy") else "splice"
-        text = f"workers: 1\nlog:\n  level: warn\nsplice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
+        # No access log: the other contenders log nothing per connection either.
+        text = "workers: 1\nlog:\n  level: warn\n  access: \"off\"\n"
+        text += f"splice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
         text += "listeners:\n"
         for s in ("iperf", "echo"):
             text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"
