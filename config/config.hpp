@@ -137,10 +137,22 @@ struct SpliceSettings {
   friend bool operator==(const SpliceSettings&, const SpliceSettings&) = default;
 };
 
+// `access`: where the access log (one JSON line per session) goes: "stdout", "off" or the path of
+// a file opened for appending.
 struct LogSettings {
   LogLevel level = LogLevel::info;
+  std::string access = "stdout";
 
   friend bool operator==(const LogSettings&, const LogSettings&) = default;
+};
+
+// The admin HTTP endpoint (/metrics, /healthz, /readyz, /config): off unless the config has an
+// `admin` section; `listen` is a TCP address, loopback unless the user says otherwise.
+struct AdminSettings {
+  bool enabled = false;
+  Address listen{"127.0.0.1", 9901};
+
+  friend bool operator==(const AdminSettings&, const AdminSettings&) = default;
 };
 
 enum class MirrorType { pcapng_file, pcapng_tcp, shadow };
@@ -166,6 +178,7 @@ struct Config {
   // before SIGKILL, so the proxy closes the rest itself and logs what it cut.
   Duration drain_timeout = std::chrono::seconds(25);
   LogSettings log;
+  AdminSettings admin;
   SpliceSettings splice;
   std::vector<Listener> listeners;  // never empty
   std::vector<Backend> backends;
@@ -205,6 +218,10 @@ Config load_config_string(std::string_view yaml, const std::string& source_name)
 
 // The effective configuration, every default filled in, as YAML that loads back to the same Config.
 std::string to_yaml(const Config& config);
+
+// The same effective configuration as one JSON object (to_yaml's document, converted): quoted
+// scalars are strings, plain integers and booleans keep their type. No key holds a secret.
+std::string to_json(const Config& config);
 
 std::string_view to_string(LogLevel level);
 std::string_view to_string(SpliceMode mode);

@@ -60,19 +60,7 @@ unsigned parse_workers(const YamlNode& node) {
   return static_cast<unsigned>(*count);
 }
 
-// The `log` map; absent keys keep LogSettings' defaults. Same contract for the other
-// parse_<section> functions below.
-LogSettings parse_log(const YamlNode& node) {
-  node.expect_map({"level"});
-  LogSettings log;
-  if (auto level = node.find("level")) {
-    static constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn,
-                                           LogLevel::error};
-    log.level = parse_enum(*level, kLevels);
-  }
-  return log;
-}
-
+// The parse_<section> functions below: absent keys keep the section's defaults.
 SpliceSettings parse_splice(const YamlNode& node) {
   node.expect_map({"mode", "pipe_size"});
   SpliceSettings splice;
@@ -190,12 +178,13 @@ Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
 
 Config parse_config(const YamlNode& root) {
   root.expect_map(
-      {"workers", "drain_timeout", "log", "splice", "listeners", "backends", "mirrors"});
+      {"workers", "drain_timeout", "log", "admin", "splice", "listeners", "backends", "mirrors"});
   Config config;
   if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
   if (auto drain = root.find("drain_timeout"))
     config.drain_timeout = parse_duration_in(*drain, Duration{0}, {});
   if (auto log = root.find("log")) config.log = parse_log(*log);
+  if (auto admin = root.find("admin")) config.admin = parse_admin(*admin);
   if (auto splice = root.find("splice")) config.splice = parse_splice(*splice);
   std::vector<YamlNode> backend_refs;  // listeners[i].backend
   if (auto listeners = root.find("listeners")) {

@@ -19,7 +19,7 @@ inline constexpr unsigned kMaxWorkers = 256;
 
 // Validates `root` (the document's top-level map) against the schema and returns the
 // Config with every default filled in; `source` is left empty. Throws ConfigError at
-// the first problem found: sections in the order workers, log, splice, listeners, backends,
+// the first problem found: sections in the order workers, log, admin, splice, listeners, backends,
 // mirrors (unknown keys of a map before its values), then missing sections, then the
 // listeners' references to backends, then their references to mirrors.
 Config parse_config(const YamlNode& root);
@@ -38,6 +38,12 @@ Enum parse_enum(const YamlNode& node, const Enum (&values)[N]) {
   }
   node.fail_expected(fmt::format("one of {}", fmt::join(names, ", ")));
 }
+
+// ops_schema.cpp: the operations keys.
+// The `log` map (level, access).
+LogSettings parse_log(const YamlNode& node);
+// The `admin` map; its presence enables the endpoint.
+AdminSettings parse_admin(const YamlNode& node);
 
 // backend_schema.cpp: the keys of pools, health and limits.
 // One item of `backends[].servers`.

@@ -108,7 +108,10 @@ std::string to_yaml(const Config& config) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "workers: {}\n", config.workers);
   fmt::format_to(it, "drain_timeout: {}\n", format_duration(config.drain_timeout));
-  fmt::format_to(it, "log:\n  level: {}\n", to_string(config.log.level));
+  fmt::format_to(it, "log:\n  level: {}\n  access: {}\n", to_string(config.log.level),
+                 scalar(config.log.access));
+  if (config.admin.enabled)
+    fmt::format_to(it, "admin:\n  listen: {}\n", scalar(config.admin.listen.to_string()));
   fmt::format_to(it, "splice:\n  mode: {}\n  pipe_size: {}\n", to_string(config.splice.mode),
                  format_size(config.splice.pipe_size));
   out += "listeners:\n";

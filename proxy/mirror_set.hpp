@@ -30,6 +30,9 @@ class MirrorSet {
   std::unique_ptr<MirrorTap> tap_for(const config::Listener& listener, unsigned worker,
                                      Stats& stats);
 
+  // The sinks, for their names and counters (metrics).
+  const std::vector<std::unique_ptr<MirrorSink>>& sinks() const { return sinks_; }
+
   // "mirror NAME: bytes=... dropped_bytes=... gaps=..." for each sink.
   std::vector<std::string> summaries() const;
 

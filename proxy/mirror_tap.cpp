@@ -58,6 +58,7 @@ void MirrorTap::drop(Target& target, unsigned direction, std::uint64_t bytes) {
     target.sink->counters().gaps.fetch_add(1, std::memory_order_relaxed);
   }
   target.pending_drop[direction] += bytes;
+  dropped_bytes_ += bytes;
   stats_.add(Counter::mirror_dropped_bytes_total, bytes);
   target.sink->counters().dropped_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }

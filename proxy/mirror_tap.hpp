@@ -33,6 +33,8 @@ class MirrorTap {
   void add(MirrorSink& sink, unsigned mask, unsigned worker, std::uint64_t flow);
   bool empty() const { return targets_.empty(); }
   bool mirrors(unsigned direction) const { return (mask_ >> direction) & 1u; }
+  // Payload bytes this session's mirrors lost, summed over sinks and directions.
+  std::uint64_t dropped_bytes() const { return dropped_bytes_; }
 
   // Tells every sink that the flow between `client` and `backend` started.
   void open(const FlowEndpoint& client, const FlowEndpoint& backend);
@@ -62,6 +64,7 @@ class MirrorTap {
   Stats& stats_;
   std::vector<Target> targets_;
   unsigned mask_ = 0;
+  std::uint64_t dropped_bytes_ = 0;
   bool closed_ = true;  // until open()
 };
 

@@ -3,6 +3,7 @@
 // bytes is never pooled (it is closed instead): no session can see another's data.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <optional>
 #include <vector>
@@ -23,15 +24,22 @@ class PipePool {
   // Takes back a pipe the caller has emptied (`bytes_in_pipe == 0`); otherwise closes it.
   void release(Pipe pipe, std::size_t bytes_in_pipe);
 
-  std::size_t idle() const { return idle_.size(); }
-  std::size_t in_use() const { return in_use_; }
+  // Any thread (the admin endpoint's gauges); written by the worker's thread only.
+  std::size_t idle() const { return idle_count_.load(std::memory_order_relaxed); }
+  std::size_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
 
  private:
   std::size_t pipe_size_;
   std::size_t max_idle_;
   Stats& stats_;
+  // Sets a gauge of this, the only writer thread: a plain load and store, no atomic RMW.
+  static void set(std::atomic<std::size_t>& gauge, std::size_t value) {
+    gauge.store(value, std::memory_order_relaxed);
+  }
+
   std::vector<Pipe> idle_;
-  std::size_t in_use_ = 0;
+  std::atomic<std::size_t> idle_count_{0};  // idle_.size()
+  std::atomic<std::size_t> in_use_{0};
 };
 
 }  // namespace spliceproxy

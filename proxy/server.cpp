@@ -40,8 +40,9 @@ void Server::open() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
+  signals_.add(SIGUSR1);
   log::info("{} workers", workers_.size());
-  log_pipe_limits();
+  pipe_size_granted_ = log_pipe_limits();
   PoolMap pools = build_pools(*config_);
   {
     const std::lock_guard lock(mutex_);
@@ -59,6 +60,7 @@ void Server::open() {
     }
     open_on_workers(config_, listener, std::move(sockets));
   }
+  open_operations();
 }
 
 Server::PoolMap Server::build_pools(const config::Config& next) const {
@@ -127,7 +129,7 @@ void Server::close_on_workers(const config::Listener& listener) {
 
 // The kernel may grant less than asked (pipe-max-size, or the per-user budget of
 // pipe-user-pages-soft pages once exceeded); say so once at start.
-void Server::log_pipe_limits() const {
+std::size_t Server::log_pipe_limits() const {
   const std::size_t wanted = config_->splice.pipe_size;
   const auto probe = Pipe::create(wanted);
   const std::size_t granted = probe ? probe->capacity() : 0;
@@ -138,16 +140,19 @@ void Server::log_pipe_limits() const {
           config::to_string(config_->splice.mode), wanted, granted,
           read_proc_value("/proc/sys/fs/pipe-max-size"),
           read_proc_value("/proc/sys/fs/pipe-user-pages-soft"));
+  return granted;
 }
 
 void Server::run() {
   wait_for_signal();
   start_checkers({});
+  start_operations();
   for (auto& worker : workers_)
     worker->start([this] { boost::asio::post(io_, [this] { on_worker_stopped(); }); });
   io_.run();
   for (auto& worker : workers_)
     worker->join();
+  stop_operations();  // /readyz answered 503 (draining) until here
   // Sessions are closed: their last records are queued. Let the sinks write them.
   mirrors_.stop();
   for (const std::string& line : mirrors_.summaries())
@@ -170,7 +175,7 @@ void Server::run() {
 void Server::block_late_signals() {
   sigset_t late;
   sigemptyset(&late);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP})
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
     sigaddset(&late, signal);
   pthread_sigmask(SIG_BLOCK, &late, nullptr);
 }
@@ -183,7 +188,9 @@ void Server::wait_for_signal() {
 }
 
 void Server::on_signal(int signal) {
-  if (signal == SIGHUP) {
+  if (signal == SIGUSR1) {
+    if (access_log_) access_log_->reopen();
+  } else if (signal == SIGHUP) {
     if (draining())
       log::warn("signal {} received while draining: not reloading", signal);
     else

@@ -23,14 +23,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admin_server.hpp"
 #include "proxy/admission.hpp"
 #include "proxy/health_checker.hpp"
 #include "proxy/listen_socket.hpp"
 #include "proxy/mirror_set.hpp"
+#include "proxy/server_status.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
@@ -84,6 +87,8 @@ class Server {
   bool ready(std::string* why = nullptr) const;
   // Any thread. Every backend's servers with live connections, health and ejection.
   std::vector<PoolStatus> pools() const;
+  // Any thread. The figures of /metrics (server_status.cpp).
+  MetricsSnapshot metrics_snapshot() const;
 
  private:
   // One configured listener as the control thread keeps it.
@@ -95,7 +100,8 @@ class Server {
   using PoolMap = std::map<std::string, std::shared_ptr<UpstreamPool>>;  // by backend name
   struct Staged;                                                         // a reload, prepared
 
-  void log_pipe_limits() const;
+  // Returns the pipe size the kernel granted.
+  std::size_t log_pipe_limits() const;
   void wait_for_signal();
   static void block_late_signals();
   void on_signal(int signal);
@@ -125,8 +131,16 @@ class Server {
   void on_worker_stopped();
   void finish();
 
+  // server_status.cpp: the access log and the admin endpoint.
+  void open_operations();   // in open(): opens the access log, binds the admin endpoint
+  void start_operations();  // in run(), before serving
+  void stop_operations();   // in run(), after the workers: the last lines are written
+
   ServerOptions options_;
   MirrorSet mirrors_;
+  // Where sessions report when they end (server_status.cpp); outlives the workers.
+  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<SessionReports> reports_;
   Stats control_stats_;  // written on the control thread only (health checks)
   // Workers before anything holding wake-ups or routes that point into them.
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -148,6 +162,10 @@ class Server {
   std::size_t live_at_drain_ = 0;
   std::uint64_t cut_before_drain_ = 0;
   bool cut_ = false;
+
+  // Operations (server_status.cpp). The admin endpoint runs on a thread of its own.
+  std::size_t pipe_size_granted_ = 0;
+  std::unique_ptr<AdminServer> admin_;
 };
 
 }  // namespace spliceproxy

@@ -28,6 +28,8 @@ void refuse_restart_changes(const config::Config& current, const config::Config&
   if (next.workers != current.workers) refuse("workers");
   if (!(next.splice == current.splice)) refuse("splice");
   if (next.mirrors != current.mirrors) refuse("mirrors");
+  if (next.log.access != current.log.access) refuse("log.access");
+  if (!(next.admin == current.admin)) refuse("admin");
 }
 
 bool kept(const config::Listener& old, const config::Listener& next) {

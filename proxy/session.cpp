@@ -50,6 +50,8 @@ Session::Session(Worker& worker, config::ConfigPtr config, const config::Listene
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
   prepare(client_);
+  boost::system::error_code ignored;
+  client_endpoint_ = client_.remote_endpoint(ignored);
   if (worker_.mirrors() && !listener_.mirrors.empty())
     mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
@@ -103,6 +105,7 @@ void Session::on_channel_end(SpliceChannel& channel) {
     error_ = channel.error();
     return stop(reason_for_failure(channel));
   }
+  if (!first_done_) first_done_ = channel.direction();
   if (to_backend_->state() == SpliceChannel::State::done &&
       to_client_->state() == SpliceChannel::State::done)
     return stop(CloseReason::completed);
@@ -119,6 +122,10 @@ void Session::stop(CloseReason reason) {
   if (stopped_) return;
   stopped_ = true;
   auto self = shared_from_this();  // the registry may hold the last reference
+  // Operations hook: the record is taken before release_server() forgets the server.
+  SessionReporter* reporter = worker_.reporter();
+  const std::optional<SessionRecord> ended =
+      reporter ? std::optional<SessionRecord>(record(reason)) : std::nullopt;
   if (to_backend_) to_backend_->stop();
   if (to_client_) to_client_->stop();
   timer_.cancel();
@@ -130,6 +137,7 @@ void Session::stop(CloseReason reason) {
   close_socket(backend_, reset);
   worker_.stats().count_close(reason);
   worker_.remove(id_);
+  if (ended) reporter->session_ended(*ended);
   if (log::enabled(log::Level::debug)) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
     log::debug(

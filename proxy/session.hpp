@@ -27,6 +27,7 @@
 #include "proxy/admission.hpp"
 #include "proxy/mirror_tap.hpp"
 #include "proxy/net.hpp"
+#include "proxy/session_record.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/stats.hpp"
 
@@ -72,6 +73,8 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
   void open_mirror();
+  // What the access log and the byte totals get when the session ends (session_record.cpp).
+  SessionRecord record(CloseReason reason) const;
 
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
@@ -93,7 +96,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   Clock::time_point connected_at_{};
   bool connected_ = false;
   bool stopped_ = false;
-  int error_ = 0;  // errno of the failure that ended the session, for the log
+  int error_ = 0;                        // errno of the failure that ended the session, for the log
+  std::optional<Direction> first_done_;  // the direction that reached EOF first
+  net::Endpoint client_endpoint_;        // read at start: a closed socket no longer has it
 };
 
 }  // namespace spliceproxy

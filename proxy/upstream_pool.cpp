@@ -59,7 +59,8 @@ std::vector<ServerStatus> UpstreamPool::status(Clock::time_point now) const {
   const std::lock_guard lock(mutex_);
   std::vector<ServerStatus> out;
   for (const ServerState& state : servers_)
-    out.push_back({state.name, state.active, state.checked_up, now < state.ejected_until});
+    out.push_back({state.name, state.active, state.checked_up, now < state.ejected_until,
+                   state.connect_attempts, state.connect_failures});
   return out;
 }
 
@@ -93,7 +94,10 @@ std::optional<std::size_t> UpstreamPool::pick(std::uint64_t key,
       chosen = balancer_.pick(candidates_, key);
     }
   }
-  if (chosen) ++servers_[*chosen].active;
+  if (chosen) {
+    ++servers_[*chosen].active;
+    ++servers_[*chosen].connect_attempts;
+  }
   return chosen;
 }
 
@@ -107,6 +111,7 @@ bool UpstreamPool::failed(std::size_t server) {
   const std::lock_guard lock(mutex_);
   ServerState& state = servers_[server];
   ++state.failures_in_a_row;
+  ++state.connect_failures;
   const config::Ejection& policy = backend_.ejection;
   const auto now = Clock::now();
   if (policy.consecutive_failures == 0 || state.failures_in_a_row < policy.consecutive_failures ||

@@ -35,10 +35,12 @@ namespace spliceproxy {
 
 // One server as a status page shows it (UpstreamPool::status()).
 struct ServerStatus {
-  std::string address;     // as configured
-  std::size_t active = 0;  // live connections picked on it
-  bool checked_up = true;  // last active health check verdict (true without checks)
-  bool ejected = false;    // passive ejection in force
+  std::string address;                 // as configured
+  std::size_t active = 0;              // live connections picked on it
+  bool checked_up = true;              // last active health check verdict (true without checks)
+  bool ejected = false;                // passive ejection in force
+  std::uint64_t connect_attempts = 0;  // picks of this server for a connect
+  std::uint64_t connect_failures = 0;  // connects to it that failed
 };
 
 class UpstreamPool {
@@ -83,6 +85,8 @@ class UpstreamPool {
     unsigned ejections_in_a_row = 0;
     Clock::time_point ejected_until{};
     bool checked_up = true;
+    std::uint64_t connect_attempts = 0;
+    std::uint64_t connect_failures = 0;
   };
 
   // With mutex_ held: fills candidates_ for a pick; `health` false ignores ejection and health

@@ -36,6 +36,7 @@ class Listener;
 struct ListenerRoute;
 class MirrorSet;
 class Session;
+class SessionReporter;
 
 class Worker {
  public:
@@ -66,6 +67,11 @@ class Worker {
 
   // Session ids are unique across workers: worker i of n numbers i+1, i+1+n, ...
   std::uint64_t next_session_id() { return ++sessions_started_ * count_ - (count_ - 1 - index_); }
+
+  // Receives each session's record when it ends (access log, byte totals), if set; set
+  // before the first session.
+  SessionReporter* reporter() const { return reporter_; }
+  void set_reporter(SessionReporter* reporter) { reporter_ = reporter; }
   void add(std::uint64_t id, std::shared_ptr<Session> session);
   void remove(std::uint64_t id);
   // Any thread.
@@ -100,6 +106,7 @@ class Worker {
   std::atomic<std::size_t> live_{0};  // sessions_.size(), for other threads
   std::chrono::steady_clock::time_point accept_paused_until_{};
   std::map<std::string, std::shared_ptr<Listener>> listeners_;
+  SessionReporter* reporter_ = nullptr;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::thread thread_;
 };

@@ -8,7 +8,9 @@ set -euo pipefail
 packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # tshark: the independent reader of the mirror's captures in the integration tests.
-  packages+=(googletest libgtest-dev libssl-dev tshark)
+  # prometheus: promtool, the independent judge of the /metrics exposition format; curl and jq:
+  # a real HTTP client and JSON parser for the admin endpoint and access log tests.
+  packages+=(googletest libgtest-dev libssl-dev tshark prometheus curl jq)
 fi
 
 missing=()

@@ -72,7 +72,7 @@ const std::vector<BadFile> kBadFiles = {
     {"EmptyFile", "", 1, 1, "expected a map of settings, got an empty file"},
     {"UnknownKeySuggestsClosestName", edited("listen:", "lisen:"), 3, 5,
      "listeners[0]: unknown key 'lisen', did you mean 'listen'?"},
-    {"UnknownTopLevelKey", std::string(kGood) + "admin: {}\n", 9, 1, "unknown key 'admin'"},
+    {"UnknownTopLevelKey", std::string(kGood) + "stats: {}\n", 9, 1, "unknown key 'stats'"},
     {"MapExpectedGotScalar", "log: info\n" + std::string(kGood), 1, 6,
      "log: expected a map, got \"info\""},
     {"BadServerAddress", edited("127.0.0.1:9000", "x"), 8, 18,

@@ -46,6 +46,9 @@ TEST(ConfigLoader, FullConfigSetsEveryKey) {
   EXPECT_EQ(config.workers, 4u);
   EXPECT_EQ(config.drain_timeout, milliseconds(0));
   EXPECT_EQ(config.log.level, LogLevel::debug);
+  EXPECT_EQ(config.log.access, "/var/log/spliceproxy/access.log");
+  EXPECT_TRUE(config.admin.enabled);
+  EXPECT_EQ(config.admin.listen, (Address{"::1", 9902, {}}));
   EXPECT_EQ(config.splice.mode, SpliceMode::copy);
   EXPECT_EQ(config.splice.pipe_size, 64u * 1024);
   ASSERT_EQ(config.listeners.size(), 2u);

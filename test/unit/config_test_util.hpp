@@ -24,7 +24,8 @@ backends:
 // Every key set, none to its default.
 inline constexpr const char* kFull = R"(workers: 4
 drain_timeout: 0s
-log: {level: debug}
+log: {level: debug, access: /var/log/spliceproxy/access.log}
+admin: {listen: "[::1]:9902"}
 splice:
   mode: copy
   pipe_size: 64KiB

@@ -69,7 +69,7 @@ TEST(ConfigValidation, UnknownTopLevelKeyListsTheKnownKeys) {
   const ConfigError e = error_of("colour: red\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:1:1: unknown key 'colour', expected one of: workers, drain_timeout, log, "
-            "splice, listeners, backends, mirrors");
+            "admin, splice, listeners, backends, mirrors");
 }
 
 TEST(ConfigValidation, UnknownTopLevelKeySuggestsClosestName) {

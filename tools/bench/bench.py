@@ -218,7 +218,9 @@ class Contender:
     def _start_spliceproxy(self):
         mode = "copy" if self.name.endswith("copy") else "splice"
         workers = 2 if self.name.endswith("-w2") else 1
-        text = f"workers: {workers}\nlog:\n  level: warn\nsplice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
+        # No access log: the other contenders log nothing per connection either.
+        text = f"workers: {workers}\nlog:\n  level: warn\n  access: \"off\"\n"
+        text += f"splice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
         text += "listeners:\n"
         for s in ("iperf", "echo"):
             text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"

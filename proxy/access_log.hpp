@@ -1,0 +1,73 @@
+// AccessLog: one JSON line per ended session, on stdout or appended to a file.
+//
+//   worker threads ──write(record): format, lock, append to buffer──▶ buffer (bounded)
+//                                                                        │ swap
+//   writer thread ◀──────────────────────────────────────────────────────┘ write(2) to the fd
+//
+// A worker formats its line outside the lock and holds the mutex for one append: it never
+// waits for the output. When the buffer is full (the output fell behind) the line is dropped and
+// counted. Lines are appended whole and written by one thread, so they never interleave.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "proxy/session_record.hpp"
+#include "proxy/unique_fd.hpp"
+
+namespace spliceproxy {
+
+// The record as one JSON object and a newline (fields in README "Access log").
+std::string format_access_line(const SessionRecord& record);
+
+class AccessLog {
+ public:
+  // Bytes waiting for the writer beyond which lines are dropped.
+  static constexpr std::size_t kMaxBuffered = std::size_t{4} << 20;
+
+  // `target`: "stdout" or a file path, opened O_APPEND (created 0640). Throws
+  // std::runtime_error naming the file when it cannot be opened.
+  explicit AccessLog(const std::string& target);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  // Starts the writer thread.
+  void start();
+  // Any thread. Queues the record's line, or drops and counts it when the buffer is full.
+  void write(const SessionRecord& record);
+  // Writes what is queued, then ends the writer thread. Idempotent.
+  void stop();
+  // Any thread: the writer reopens the file by its path before its next write (after the file
+  // was renamed by log rotation; SIGUSR1). Nothing for stdout. A failed open keeps the old file.
+  void reopen();
+
+  std::uint64_t lines() const { return lines_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  // Writer thread: opens target_ again and writes to the new file from now on.
+  void reopen_file();
+  // Writes all of `data` to fd_ (blocking); logs the first failure.
+  void write_out(const std::string& data);
+
+  std::string target_;
+  UniqueFd file_;  // the file, when the target is one
+  int fd_ = -1;    // where lines go: file_ or standard output
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string buffer_;
+  bool stopping_ = false;
+  bool reopen_ = false;
+  std::thread thread_;
+  bool write_failed_ = false;  // writer thread only
+  std::atomic<std::uint64_t> lines_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace spliceproxy
