@@ -46,7 +46,15 @@ Listener::Listener(Worker& worker, config::ConfigPtr config, const config::Liste
       acceptor_(worker.io()),
       pause_timer_(worker.io()),
       pool_(std::move(pool)),
-      admission_(std::make_shared<Admission>(listener_)) {}
+      admission_(std::make_shared<Admission>(listener_)) {
+  if (listener_.proxy_protocol != config::ProxyProtocol::off) {
+    header_reader_ = std::make_unique<ProxyHeaderReader>(
+        worker.io(), listener_, worker.stats(),
+        [this](Socket client, const net::ClientAddresses& addresses) {
+          admit(std::move(client), addresses);
+        });
+  }
+}
 
 // lstat, never stat: a symlink or any other file at the path is refused, not followed.
 void Listener::remove_stale_socket_file() const {
@@ -93,6 +101,7 @@ void Listener::close() {
   boost::system::error_code ignored;
   pause_timer_.cancel();
   admission_->on_room({});
+  if (header_reader_) header_reader_->close_all();
   const bool was_open = acceptor_.is_open();
   acceptor_.close(ignored);
   // Our socket file goes with the socket (lstat: only if it still is a socket).
@@ -130,7 +139,13 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
     return accept_after(Clock::now() + Worker::kDescriptorPause);
   }
   worker_.stats().add(Counter::sessions_accepted_total);
-  admit(std::move(client));
+  // The PROXY protocol header, when one is expected, says who the client is (and admits it
+  // once read); otherwise the socket does.
+  if (header_reader_) {
+    header_reader_->read(std::move(client), {peer_, std::nullopt});
+  } else {
+    admit(std::move(client), {peer_, std::nullopt});
+  }
   continue_accepting();
 }
 
@@ -165,10 +180,11 @@ void Listener::resume() {
   boost::asio::post(worker_.io(), [this] { continue_accepting(); });
 }
 
-// Checks `client` against the allow/deny lists and per-source limit, then starts its Session.
-void Listener::admit(Socket client) {
+// Checks `client`, from `addresses.peer`, against the allow/deny lists and per-source limit,
+// then starts its Session.
+void Listener::admit(Socket client, const net::ClientAddresses& addresses) {
   boost::system::error_code ec;
-  const net::Endpoint peer = peer_;
+  const net::Endpoint& peer = addresses.peer;
   const Admission::Verdict verdict = admission_->check(peer);
   if (verdict != Admission::Verdict::admitted) {
     const bool denied = verdict == Admission::Verdict::denied;
@@ -181,7 +197,7 @@ void Listener::admit(Socket client) {
   const std::uint64_t id = worker_.next_session_id();
   auto session = std::make_shared<Session>(worker_, config_, listener_, std::move(client), id);
   worker_.add(id, session);
-  session->start(SessionRoute{pool_, net::source_key(peer), admission_->admit(peer)});
+  session->start(SessionRoute{pool_, net::source_key(peer), admission_->admit(peer), addresses});
 }
 
 void Listener::log_accept_error(const boost::system::error_code& ec) {

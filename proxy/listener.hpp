@@ -1,4 +1,5 @@
-// Listener: one configured listening socket on one worker. Accepts clients, checks them
+// Listener: one configured listening socket on one worker. Accepts clients, reads their PROXY
+// protocol header when the listener asks for one (ProxyHeaderReader), checks them
 // against the listener's Admission (allow/deny, per-source limit) and starts a Session on the
 // backend's pool. Nothing on the accept side stops the proxy: accept errors are logged at
 // most once per second and retried, after a pause when the process is out of descriptors, so
@@ -15,6 +16,7 @@
 #include "config/config.hpp"
 #include "proxy/admission.hpp"
 #include "proxy/net.hpp"
+#include "proxy/proxy_header_reader.hpp"
 #include "proxy/splice_channel.hpp"
 
 namespace spliceproxy {
@@ -48,7 +50,7 @@ class Listener {
   void do_accept();
   void on_accept(const boost::system::error_code& ec, Socket client);
   void log_accept_error(const boost::system::error_code& ec);
-  void admit(Socket client);
+  void admit(Socket client, const net::ClientAddresses& addresses);
   void remove_stale_socket_file() const;
   void resume();
   // Accepts again at `when` (after an out-of-descriptors error), through continue_accepting.
@@ -64,7 +66,8 @@ class Listener {
   boost::asio::steady_timer pause_timer_;
   std::shared_ptr<UpstreamPool> pool_;
   std::shared_ptr<Admission> admission_;
-  net::Endpoint peer_;   // filled by each accept
+  std::unique_ptr<ProxyHeaderReader> header_reader_;  // null unless proxy_protocol is set
+  net::Endpoint peer_;                                // filled by each accept
   bool paused_ = false;  // at max_connections, waiting for a session to end
   Clock::time_point last_error_log_{};
   unsigned long errors_since_log_ = 0;

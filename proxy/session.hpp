@@ -4,8 +4,8 @@
 //   client_ ──────┤                                                        ├────── backend_
 //                 └──────────── to_client_  (backend_to_client) ───────────┘
 //
-//   connecting ──connected──▶ forwarding ──both channels done──▶ closed (completed)
-//     │    ▲                      │
+//   connecting ──connected──▶ [PROXY header] ──▶ forwarding ──both channels done──▶ closed
+//     │    ▲                      │                              (completed)
 //     │    └ refused / timeout,   └─ a channel failed / idle or half-closed timeout ─▶ closed
 //     │      attempts left: next server (session_connect.cpp)
 //     └─ refused / timeout, no attempt left ─▶ closed
@@ -36,11 +36,13 @@ class Worker;
 class UpstreamPool;
 
 // What a Listener hands a Session: the pool to connect through, the client's key for
-// source_hash, and the listener's count of this session (released when the session stops).
+// source_hash, the listener's count of this session (released when the session stops), and
+// who the client is (from its socket, or from its PROXY protocol header).
 struct SessionRoute {
   std::shared_ptr<UpstreamPool> pool;
   std::uint64_t source_key = 0;
   AdmissionTicket ticket;
+  net::ClientAddresses client;
 };
 
 class Session : public std::enable_shared_from_this<Session>, private ChannelObserver {
@@ -57,6 +59,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void stop(CloseReason reason);
 
   std::uint64_t id() const { return id_; }
+  // The client's address for logs and captures: its PROXY protocol header's source when the
+  // listener reads one, the socket's peer otherwise.
+  const net::Endpoint& client_address() const { return route_.client.peer; }
 
  private:
   void connect_next();
@@ -72,6 +77,10 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
   void open_mirror();
+  void start_channels();
+  // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.
+  void send_proxy_header();
+  void write_proxy_header();
 
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
@@ -82,11 +91,12 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::uint64_t id_;
   std::string backend_name_;
   SessionRoute route_;
-  std::vector<std::size_t> tried_;       // servers of route_.pool tried, in order
-  std::optional<std::size_t> server_;    // the server counted as in use by this session
-  bool waiting_for_descriptor_ = false;  // the timer runs a descriptor pause, not a deadline
-  unsigned attempt_ = 0;                 // numbers connect attempts, to ignore stale completions
-  std::unique_ptr<MirrorTap> mirror_;    // chosen at accept; null when not mirrored
+  std::vector<std::size_t> tried_;          // servers of route_.pool tried, in order
+  std::optional<std::size_t> server_;       // the server counted as in use by this session
+  bool waiting_for_descriptor_ = false;     // the timer runs a descriptor pause, not a deadline
+  unsigned attempt_ = 0;                    // numbers connect attempts, to ignore stale completions
+  std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
+  std::vector<std::uint8_t> proxy_header_;  // PROXY protocol header left to write to backend_
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

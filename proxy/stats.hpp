@@ -33,7 +33,12 @@ namespace spliceproxy {
   /* traffic mirroring */                                                              \
   X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")         \
   X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")   \
-  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")
+  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")        \
+  /* PROXY protocol */                                                                 \
+  X(proxy_protocol_headers_total, "PROXY protocol headers read from clients")          \
+  X(proxy_protocol_errors_total, "Clients closed for a bad or missing PROXY header")   \
+  X(proxy_protocol_timeouts_total, "Of those, clients whose header came too late")     \
+  X(proxy_protocol_sent_total, "PROXY protocol headers written to backend servers")
 
 // Why a session ended. X(name)
 #define SPLICEPROXY_CLOSE_REASONS(X) \
@@ -45,6 +50,7 @@ namespace spliceproxy {
   X(backend_error)                   \
   X(shutdown)                        \
   X(denied)                          \
+  X(proxy_protocol_error)            \
   X(half_closed_timeout)
 
 enum class Counter {
