@@ -2,13 +2,18 @@
 # Installs the Debian 12 packages spliceproxy needs, and only those that are missing.
 #   tools/deps.sh          what building and running need
 #   tools/deps.sh --test   also what the test suites need
+#   tools/deps.sh --fuzz   also clang and its libFuzzer runtime (tools/fuzz.sh)
 # Shared by tools/run.sh, tools/test.sh and the Dockerfile's build stage.
 set -euo pipefail
 
 packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # tshark: the independent reader of the mirror's captures in the integration tests.
-  packages+=(googletest libgtest-dev libssl-dev tshark)
+  # haproxy: the independent PROXY protocol sender and receiver in the integration tests.
+  packages+=(googletest libgtest-dev libssl-dev tshark haproxy)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,0 +1,136 @@
+// The PROXY protocol through the real binary, on loopback: headers written to backends
+// (checked byte for byte against headers built here by hand), headers read from clients (the
+// address they carry reaches the backend's header, the ACL and the capture; the payload after
+// them arrives intact), and bad, wrong-version and missing headers closed and counted before
+// any backend connect. HAProxy is the independent judge in proxy_protocol_haproxy_test.cpp.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "test/integration/haproxy_process.hpp"
+#include "test/integration/mode_fixture.hpp"
+#include "test/integration/proxy_protocol_fixture.hpp"
+
+namespace spliceproxy::test {
+namespace {
+
+constexpr std::uint64_t kPayload = 256 * kKiB;
+
+TEST_P(ProxyProtocolTest, BackendGetsAV1HeaderWithTheClientAddressThenThePayload) {
+  RecordingBackend backend;
+  start({.backend_proxy_protocol = "v1", .backend_port = backend.port()});
+  const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  const std::string header =
+      v1_line("TCP4", "127.0.0.5", "127.0.0.1", sent.client_port, proxy_->port());
+  expect_header_then_payload(received[0], bytes(header), sent);
+  EXPECT_EQ(stat("proxy_protocol_sent_total"), 1u);
+}
+
+TEST_P(ProxyProtocolTest, BackendGetsAV2HeaderWithTheClientAddressThenThePayload) {
+  RecordingBackend backend;
+  start({.backend_proxy_protocol = "v2", .backend_port = backend.port()});
+  const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  const auto header = v2_tcp4({127, 0, 0, 5}, {127, 0, 0, 1}, sent.client_port, proxy_->port());
+  expect_header_then_payload(received[0], header, sent);
+}
+
+// The client's v1 header, sent a byte at a time, gives the backend's v2 header its addresses.
+TEST_P(ProxyProtocolTest, ListenerTakesTheAddressesOfAV1Header) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "v1",
+         .backend_proxy_protocol = "v2",
+         .backend_port = backend.port()});
+  const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
+  const SentClient sent = send_through(proxy_->port(), bytes(line), kPayload, "", true);
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  expect_header_then_payload(received[0], v2_tcp4({203, 0, 113, 7}, {198, 51, 100, 2}, 4242, 443),
+                             sent);
+  EXPECT_EQ(stat("proxy_protocol_headers_total"), 1u);
+}
+
+// A v2 header and the payload in the same write: the payload stays for the data path.
+TEST_P(ProxyProtocolTest, ListenerTakesTheAddressesOfAV2Header) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "any",
+         .backend_proxy_protocol = "v1",
+         .backend_port = backend.port()});
+  const auto header = v2_tcp4({203, 0, 113, 7}, {198, 51, 100, 2}, 4242, 443);
+  const SentClient sent = send_through(proxy_->port(), header, kPayload);
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
+  expect_header_then_payload(received[0], bytes(line), sent);
+}
+
+TEST_P(ProxyProtocolTest, V2LocalHeaderKeepsTheConnectionsOwnAddress) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "v2",
+         .backend_proxy_protocol = "v1",
+         .backend_port = backend.port()});
+  const std::vector<std::uint8_t> local = v2_fixed(0x20, 0x00, 0);
+  const SentClient sent = send_through(proxy_->port(), local, kPayload, "127.0.0.5");
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  const std::string line =
+      v1_line("TCP4", "127.0.0.5", "127.0.0.1", sent.client_port, proxy_->port());
+  expect_header_then_payload(received[0], bytes(line), sent);
+}
+
+TEST_P(ProxyProtocolTest, MalformedOrWrongVersionHeaderIsClosedBeforeAnyBackendConnect) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "v1", .backend_port = backend.port()});
+  const std::string bad_port = "PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\npayload";
+  EXPECT_TRUE(sent_and_closed(proxy_->port(), bytes(bad_port)));
+  EXPECT_TRUE(sent_and_closed(proxy_->port(), v2_tcp4({1, 2, 3, 4}, {5, 6, 7, 8}, 1, 2)));
+  EXPECT_TRUE(sent_and_closed(proxy_->port(), bytes("GET / HTTP/1.1\r\n\r\n")));
+  EXPECT_EQ(backend.accepted(), 0u);
+  EXPECT_EQ(stat("proxy_protocol_errors_total"), 3u);
+  EXPECT_EQ(stat("connect_attempts_total"), 0u);
+  EXPECT_EQ(stat("sessions_closed_total{reason=\"proxy_protocol_error\"}"), 3u);
+}
+
+TEST_P(ProxyProtocolTest, SilentOrSlowClientIsClosedAtTheHeaderTimeout) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "any",
+         .header_timeout = "300ms",
+         .backend_port = backend.port()});
+  Fd silent = connect_loopback(proxy_->port(), Clock::now() + 5s);
+  Fd partial = connect_loopback(proxy_->port(), Clock::now() + 5s);
+  ASSERT_TRUE(send_all(partial.get(), bytes("PROXY TCP4 1.2"), Clock::now() + 5s));
+  EXPECT_TRUE(wait_for_peer_close(silent.get(), Clock::now() + 20s).closed);
+  EXPECT_TRUE(wait_for_peer_close(partial.get(), Clock::now() + 20s).closed);
+  EXPECT_EQ(backend.accepted(), 0u);
+  EXPECT_EQ(stat("proxy_protocol_timeouts_total"), 2u);
+  EXPECT_EQ(stat("proxy_protocol_errors_total"), 2u);
+}
+
+// allow/deny see the header's source, not the load balancer's address (127.0.0.1).
+TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
+  RecordingBackend backend;
+  start({.listener_proxy_protocol = "v1",
+         .backend_port = backend.port(),
+         .listener_extra = "    deny: [203.0.113.0/24]\n"});
+  const std::string denied = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
+  EXPECT_TRUE(sent_and_closed(proxy_->port(), bytes(denied)));
+  const std::string allowed = v1_line("TCP4", "198.51.100.9", "198.51.100.2", 4242, 443);
+  const SentClient sent = send_through(proxy_->port(), bytes(allowed), kPayload);
+  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  expect_header_then_payload(received[0], {}, sent);
+  EXPECT_EQ(backend.accepted(), 1u);
+  EXPECT_EQ(stat("acl_denied_total"), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ProxyProtocolTest, ::testing::Values("splice", "copy"), mode_name);
+
+}  // namespace
+}  // namespace spliceproxy::test
