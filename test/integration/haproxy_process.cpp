@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "test/integration/child_process.hpp"
@@ -106,6 +108,36 @@ std::uint16_t free_loopback_port() {
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) throw_errno("bind");
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   return ntohs(addr.sin_port);
+}
+
+bool tcp_listening(std::uint16_t port) {
+  char local[32];
+  std::snprintf(local, sizeof local, "0100007F:%04X", port);
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, address, remote, state;
+    fields >> slot >> address >> remote >> state;
+    if (address == local && state == "0A") return true;  // TCP_LISTEN
+  }
+  return false;
+}
+
+// HAProxy binds "PATH.PID.tmp" and renames it to PATH, which /proc/net/unix does not follow:
+// a listening socket of either name, once PATH exists, is ready.
+bool unix_listening(const std::string& path) {
+  if (!std::filesystem::is_socket(path)) return false;
+  std::ifstream in("/proc/net/unix");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, refs, protocol, flags, type, state, inode, name;
+    fields >> slot >> refs >> protocol >> flags >> type >> state >> inode >> name;
+    const bool ours = name == path || (name.starts_with(path + ".") && name.ends_with(".tmp"));
+    if (ours && flags == "00010000") return true;  // __SO_ACCEPTCON
+  }
+  return false;
 }
 
 bool HaproxyProcess::installed() {

@@ -50,6 +50,10 @@ class RecordingBackend {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (HAProxy cannot report a port 0 bind).
 std::uint16_t free_loopback_port();
+// Whether a socket listens on 127.0.0.1:port (/proc/net/tcp), or at the Unix socket `path`
+// (/proc/net/unix): readiness of a server without connecting to it.
+bool tcp_listening(std::uint16_t port);
+bool unix_listening(const std::string& path);
 
 // `haproxy -db -f CONFIG` as a child of the test, stdout and stderr collected. Killed (by its
 // pid) and reaped on destruction.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "test/integration/haproxy_process.hpp"
+#include "test/integration/mirror_fixture.hpp"
 #include "test/integration/mode_fixture.hpp"
 #include "test/integration/proxy_protocol_fixture.hpp"
 
@@ -128,6 +129,28 @@ TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
   expect_header_then_payload(received[0], {}, sent);
   EXPECT_EQ(backend.accepted(), 1u);
   EXPECT_EQ(stat("acl_denied_total"), 1u);
+}
+
+// The capture's synthesized flow starts at the header's source, as tshark reads it.
+TEST_P(ProxyProtocolTest, CaptureShowsTheAddressFromTheHeader) {
+  ASSERT_TRUE(have_tshark()) << "tshark is not installed (tools/deps.sh --test)";
+  RecordingBackend backend;
+  const std::string capture = capture_dir("pp-" + GetParam()) + "/flow.pcapng";
+  std::string yaml = pp_yaml(GetParam(), {.listener_proxy_protocol = "v1",
+                                          .backend_port = backend.port(),
+                                          .listener_extra = "    mirrors: [{mirror: cap}]\n"});
+  yaml += "mirrors:\n  - {name: cap, type: pcapng_file, path: \"" + capture + "\"}\n";
+  proxy_ = std::make_unique<ProxyProcess>(yaml);
+  const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
+  EXPECT_TRUE(send_through(proxy_->port(), bytes(line), 64 * kKiB).closed);
+  ASSERT_EQ(backend.wait_for(1, Clock::now() + 20s).size(), 1u);
+  ASSERT_EQ(proxy_->stop(), 0);  // the capture is complete once the proxy is gone
+  const CommandResult tshark = run_command({"/usr/bin/tshark", "-r", capture, "-c", "1", "-T",
+                                            "fields", "-e", "ip.src", "-e", "tcp.srcport"},
+                                           30s);
+  ASSERT_EQ(tshark.exit_code, 0) << tshark.err;
+  EXPECT_EQ(tshark.out, "203.0.113.7\t4242\n");
+  std::filesystem::remove_all(std::filesystem::path(capture).parent_path());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ProxyProtocolTest, ::testing::Values("splice", "copy"), mode_name);
