@@ -79,8 +79,10 @@ inline std::vector<std::uint8_t> v2_tcp4(std::array<std::uint8_t, 4> source,
                                          std::uint16_t source_port,
                                          std::uint16_t destination_port) {
   std::vector<std::uint8_t> out = v2_fixed(0x21, 0x11, 12);
-  out.insert(out.end(), source.begin(), source.end());
-  out.insert(out.end(), destination.begin(), destination.end());
+  for (std::uint8_t byte : source)
+    out.push_back(byte);
+  for (std::uint8_t byte : destination)
+    out.push_back(byte);
   for (std::uint16_t port : {source_port, destination_port}) {
     out.push_back(static_cast<std::uint8_t>(port >> 8));
     out.push_back(static_cast<std::uint8_t>(port & 0xff));
@@ -104,7 +106,8 @@ inline SentClient send_through(std::uint16_t port, const std::vector<std::uint8_
   LoopbackTarget target;
   target.source = source;
   Fd fd = connect_loopback(port, deadline, target);
-  SentClient sent{.payload_bytes = payload};
+  SentClient sent;
+  sent.payload_bytes = payload;
   sockaddr_in self{};
   socklen_t len = sizeof self;
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&self), &len);

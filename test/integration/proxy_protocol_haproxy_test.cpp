@@ -36,7 +36,9 @@ class HaproxyJudgeTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(HaproxyProcess::installed()) << "haproxy is not installed (tools/deps.sh --test)";
   }
   void TearDown() override {
-    if (proxy_) EXPECT_EQ(proxy_->stop(), 0) << proxy_->stderr_text();
+    if (proxy_) {
+      EXPECT_EQ(proxy_->stop(), 0) << proxy_->stderr_text();
+    }
     if (HasFailure() && haproxy_)
       std::cerr << "haproxy stdout:\n" << haproxy_->stdout_text() << haproxy_->stderr_text();
   }
