@@ -90,7 +90,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
         // readiness means new bytes.
         if (!consume(seen)) return fail("short read of peeked bytes", false);
         if (buffer_.size() < result.length) buffer_.resize(result.length);
-        return have_ == buffer_.size() ? step() : wait();
+        return wait();
       case pp::Result::Status::complete:
         if (!consume(result.length)) return fail("short read of peeked bytes", false);
         return succeed(result);

@@ -105,8 +105,10 @@ Result parse_v1(Bytes data) {
     if (data.size() >= kMaxV1Length) return invalid(Error::v1_too_long);
     // A '\r' must end the line: one followed by anything but '\n' is malformed.
     if (std::memchr(text, '\r', data.size() - 1) != nullptr) return invalid(Error::v1_bad_line);
-    const bool cr_last = data.back() == '\r';
-    return incomplete(std::max(kV1Unknown.size(), data.size() + (cr_last ? 1 : 2)));
+    // The shortest end: "\n" after a final '\r', else "\r\n"; past 107 bytes it cannot fit.
+    const std::size_t least = data.size() + (data.back() == '\r' ? 1 : 2);
+    if (least > kMaxV1Length) return invalid(Error::v1_too_long);
+    return incomplete(std::max(kV1Unknown.size(), least));
   }
   const std::size_t length = static_cast<std::size_t>(newline - text) + 1;
   const std::string_view line(text, length);

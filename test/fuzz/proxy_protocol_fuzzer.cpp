@@ -3,7 +3,7 @@
 // Besides memory errors it checks the parser's contract on every input:
 // - a complete header is no longer than the input and parses the same when cut to its length;
 // - every shorter prefix of a complete header is incomplete;
-// - incomplete asks for more than it was given;
+// - incomplete asks for more than it was given, and no more than a header can be;
 // - a header with addresses, encoded again, parses back to the same addresses;
 // - each version accepted alone gives the same answer as `any`, or wrong_version.
 #include <cstdint>
@@ -40,7 +40,10 @@ void check_complete(std::span<const std::uint8_t> data, const pp::Result& r) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   const std::span<const std::uint8_t> data(bytes, size);
   const pp::Result r = pp::parse(data, pp::Accept::any);
-  if (r.status == pp::Result::Status::incomplete) check(r.length > size);
+  if (r.status == pp::Result::Status::incomplete) {
+    check(r.length > size && r.length <= pp::kMaxV2Length);
+    if (size > 0 && bytes[0] == 'P') check(r.length <= pp::kMaxV1Length);
+  }
   if (r.status == pp::Result::Status::complete) check_complete(data, r);
   for (pp::Accept only : {pp::Accept::v1, pp::Accept::v2}) {
     const pp::Result one = pp::parse(data, only);

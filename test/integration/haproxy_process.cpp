@@ -1,12 +1,10 @@
-// RecordingBackend and HaproxyProcess; see haproxy_process.hpp.
+// HaproxyProcess and the listening probes; see haproxy_process.hpp.
 #include "test/integration/haproxy_process.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,83 +19,13 @@
 namespace spliceproxy::test {
 namespace {
 
-constexpr std::size_t kMaxRecorded = 16 << 20;
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-// Reads `fd` (blocking, but woken by `stop_fd`) until EOF, error or the size cap.
-std::vector<std::uint8_t> read_to_end(int fd, int stop_fd) {
-  std::vector<std::uint8_t> data;
-  std::uint8_t buffer[64 * 1024];
-  while (data.size() < kMaxRecorded) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
-    if (fds[1].revents != 0) break;
-    const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
-    if (n > 0) data.insert(data.end(), buffer, buffer + n);
-  }
-  return data;
-}
-
 }  // namespace
-
-RecordingBackend::RecordingBackend() {
-  listener_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) throw_errno("bind");
-  if (listen(listener_.get(), SOMAXCONN) != 0) throw_errno("listen");
-  getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_.valid()) throw_errno("eventfd");
-  acceptor_ = std::thread([this] { accept_loop(); });
-}
-
-RecordingBackend::~RecordingBackend() {
-  const std::uint64_t one = 1;
-  (void)!write(stop_.get(), &one, sizeof one);
-  acceptor_.join();
-  for (auto& connection : connections_)
-    connection.join();
-}
-
-void RecordingBackend::accept_loop() {
-  for (;;) {
-    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents != 0) return;
-    Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd.valid()) continue;
-    std::lock_guard lock(mutex_);
-    ++accepted_;
-    connections_.emplace_back([this, fd = std::move(fd)]() mutable {
-      auto data = read_to_end(fd.get(), stop_.get());
-      fd.reset();
-      std::lock_guard lock(mutex_);
-      received_.push_back(std::move(data));
-      changed_.notify_all();
-    });
-  }
-}
-
-std::size_t RecordingBackend::accepted() const {
-  std::lock_guard lock(mutex_);
-  return accepted_;
-}
-
-std::vector<std::vector<std::uint8_t>> RecordingBackend::wait_for(
-    std::size_t count, Clock::time_point deadline) const {
-  std::unique_lock lock(mutex_);
-  changed_.wait_until(lock, deadline, [&] { return received_.size() >= count; });
-  return received_;
-}
 
 std::uint16_t free_loopback_port() {
   Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -1,6 +1,6 @@
-// Test helpers for the PROXY protocol suites: a backend that records every byte it receives
-// (the header and the payload after it), and HAProxy 2.6 (Debian's `haproxy`, installed by
-// tools/deps.sh --test) as the independent sender and receiver of PROXY protocol headers.
+// HAProxy 2.6 (Debian's `haproxy`, installed by tools/deps.sh --test) as the independent
+// sender and receiver of PROXY protocol headers in the integration tests, and ways to see
+// that a server listens without connecting to it.
 //
 //   test client ──► HAProxy send-proxy[-v2] ──► spliceproxy (accepts)
 //   test client ──► spliceproxy (sends) ──► HAProxy accept-proxy, logs %ci:%cp ──► backend
@@ -8,45 +8,12 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "test/integration/harness.hpp"
 
 namespace spliceproxy::test {
-
-// Listens on 127.0.0.1 (free port); reads each connection until EOF (at most 16 MiB), then
-// closes it and records what it read.
-class RecordingBackend {
- public:
-  RecordingBackend();
-  ~RecordingBackend();
-  RecordingBackend(const RecordingBackend&) = delete;
-  RecordingBackend& operator=(const RecordingBackend&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  std::size_t accepted() const;
-  // The bytes of the first `count` connections that ended, in end order; fewer at `deadline`.
-  std::vector<std::vector<std::uint8_t>> wait_for(std::size_t count,
-                                                  Clock::time_point deadline) const;
-
- private:
-  void accept_loop();
-
-  Fd listener_;
-  Fd stop_;  // eventfd, readable once the backend is being destroyed
-  std::uint16_t port_ = 0;
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;
-  std::size_t accepted_ = 0;
-  std::vector<std::vector<std::uint8_t>> received_;
-  std::vector<std::thread> connections_;
-  std::thread acceptor_;
-};
 
 // A TCP port on 127.0.0.1 that was free a moment ago (HAProxy cannot report a port 0 bind).
 std::uint16_t free_loopback_port();

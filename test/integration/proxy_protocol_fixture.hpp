@@ -16,6 +16,7 @@
 #include "test/integration/byte_stream.hpp"
 #include "test/integration/harness.hpp"
 #include "test/integration/mode_fixture.hpp"
+#include "test/integration/test_backend.hpp"
 #include "test/integration/traffic.hpp"
 
 namespace spliceproxy::test {
@@ -90,10 +91,16 @@ inline std::vector<std::uint8_t> v2_tcp4(std::array<std::uint8_t, 4> source,
   return out;
 }
 
+// A sink backend that keeps the first bytes it receives: where a PROXY header would be.
+inline BackendBehavior recording_sink() {
+  BackendBehavior behavior = BackendBehavior::sink();
+  behavior.keep_first = 256;
+  return behavior;
+}
+
 struct SentClient {
   std::uint16_t client_port = 0;
-  std::uint64_t payload_bytes = 0;
-  std::string payload_sha256;
+  std::vector<std::uint8_t> payload;
   bool closed = false;  // the proxy closed its side after ours
 };
 
@@ -107,7 +114,6 @@ inline SentClient send_through(std::uint16_t port, const std::vector<std::uint8_
   target.source = source;
   Fd fd = connect_loopback(port, deadline, target);
   SentClient sent;
-  sent.payload_bytes = payload;
   sockaddr_in self{};
   socklen_t len = sizeof self;
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&self), &len);
@@ -115,12 +121,9 @@ inline SentClient send_through(std::uint16_t port, const std::vector<std::uint8_
   const std::size_t step = byte_by_byte ? 1 : header.size();
   for (std::size_t at = 0; at < header.size(); at += step)
     EXPECT_TRUE(send_all(fd.get(), {header.data() + at, step}, deadline));
-  std::vector<std::uint8_t> data(payload);
-  ByteStream(11).fill(data);
-  EXPECT_TRUE(send_all(fd.get(), data, deadline));
-  Sha256 sha;
-  sha.update(data);
-  sent.payload_sha256 = sha.hex_digest();
+  sent.payload.resize(payload);
+  ByteStream(11).fill(sent.payload);
+  EXPECT_TRUE(send_all(fd.get(), sent.payload, deadline));
   ::shutdown(fd.get(), SHUT_WR);
   sent.closed = wait_for_peer_close(fd.get(), deadline).closed;
   return sent;
@@ -133,17 +136,21 @@ inline bool sent_and_closed(std::uint16_t port, const std::vector<std::uint8_t>&
   return wait_for_peer_close(fd.get(), Clock::now() + 20s).closed;
 }
 
-// `received` is `header` followed by exactly the client's payload.
-inline void expect_header_then_payload(const std::vector<std::uint8_t>& received,
+// The backend received `header` followed by exactly the client's payload, and the client
+// saw the session end.
+inline void expect_header_then_payload(const BackendResult& received,
                                        const std::vector<std::uint8_t>& header,
                                        const SentClient& sent) {
   EXPECT_TRUE(sent.closed);
-  ASSERT_EQ(received.size(), header.size() + sent.payload_bytes);
-  EXPECT_EQ(std::vector<std::uint8_t>(received.begin(), received.begin() + header.size()), header)
-      << "got: " << std::string(received.begin(), received.begin() + header.size());
+  EXPECT_TRUE(received.complete()) << received.describe();
+  ASSERT_EQ(received.bytes_received, header.size() + sent.payload.size());
+  const auto& first = received.first_bytes;
+  EXPECT_EQ(std::vector<std::uint8_t>(first.begin(), first.begin() + header.size()), header)
+      << "got: " << std::string(first.begin(), first.end());
   Sha256 sha;
-  sha.update({received.data() + header.size(), sent.payload_bytes});
-  EXPECT_EQ(sha.hex_digest(), sent.payload_sha256);
+  sha.update(header);
+  sha.update(sent.payload);
+  EXPECT_EQ(received.received_sha256, sha.hex_digest());
 }
 
 class ProxyProtocolTest : public ProxyModeTest {

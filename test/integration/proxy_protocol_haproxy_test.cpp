@@ -49,7 +49,7 @@ class HaproxyJudgeTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(HaproxyJudgeTest, OurListenerReadsTheHeaderHaproxySends) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   proxy_ = std::make_unique<ProxyProcess>(pp_yaml("splice", {.listener_proxy_protocol = version(),
                                                              .backend_proxy_protocol = "v1",
                                                              .backend_port = backend.port()}));
@@ -59,7 +59,7 @@ TEST_P(HaproxyJudgeTest, OurListenerReadsTheHeaderHaproxySends) {
       "127.0.0.1:" + std::to_string(front), "127.0.0.1:" + std::to_string(proxy_->port()) + send));
   ASSERT_TRUE(run_until([&] { return tcp_listening(front); }, Clock::now() + 10s));
   const SentClient sent = send_through(front, {}, kPayload, "127.0.0.5");
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   // Our backend header repeats what HAProxy told us: the client and the address it called.
   const std::string line = v1_line("TCP4", "127.0.0.5", "127.0.0.1", sent.client_port, front);
@@ -67,7 +67,7 @@ TEST_P(HaproxyJudgeTest, OurListenerReadsTheHeaderHaproxySends) {
 }
 
 TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   const std::string socket = std::filesystem::temp_directory_path() /
                              ("spliceproxy-judge-" + std::to_string(::getpid()) + ".sock");
   std::filesystem::remove(socket);
@@ -77,7 +77,7 @@ TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
   proxy_ = std::make_unique<ProxyProcess>(pp_yaml(
       "splice", {.backend_proxy_protocol = version(), .backend_address = "unix:" + socket}));
   const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   expect_header_then_payload(received[0], {}, sent);  // HAProxy took the header off
   const std::string logged = "judge client=127.0.0.5:" + std::to_string(sent.client_port) +

@@ -22,10 +22,10 @@ namespace {
 constexpr std::uint64_t kPayload = 256 * kKiB;
 
 TEST_P(ProxyProtocolTest, BackendGetsAV1HeaderWithTheClientAddressThenThePayload) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.backend_proxy_protocol = "v1", .backend_port = backend.port()});
   const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   const std::string header =
       v1_line("TCP4", "127.0.0.5", "127.0.0.1", sent.client_port, proxy_->port());
@@ -34,10 +34,10 @@ TEST_P(ProxyProtocolTest, BackendGetsAV1HeaderWithTheClientAddressThenThePayload
 }
 
 TEST_P(ProxyProtocolTest, BackendGetsAV2HeaderWithTheClientAddressThenThePayload) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.backend_proxy_protocol = "v2", .backend_port = backend.port()});
   const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   const auto header = v2_tcp4({127, 0, 0, 5}, {127, 0, 0, 1}, sent.client_port, proxy_->port());
   expect_header_then_payload(received[0], header, sent);
@@ -45,13 +45,13 @@ TEST_P(ProxyProtocolTest, BackendGetsAV2HeaderWithTheClientAddressThenThePayload
 
 // The client's v1 header, sent a byte at a time, gives the backend's v2 header its addresses.
 TEST_P(ProxyProtocolTest, ListenerTakesTheAddressesOfAV1Header) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "v1",
          .backend_proxy_protocol = "v2",
          .backend_port = backend.port()});
   const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
   const SentClient sent = send_through(proxy_->port(), bytes(line), kPayload, "", true);
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   expect_header_then_payload(received[0], v2_tcp4({203, 0, 113, 7}, {198, 51, 100, 2}, 4242, 443),
                              sent);
@@ -60,26 +60,26 @@ TEST_P(ProxyProtocolTest, ListenerTakesTheAddressesOfAV1Header) {
 
 // A v2 header and the payload in the same write: the payload stays for the data path.
 TEST_P(ProxyProtocolTest, ListenerTakesTheAddressesOfAV2Header) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "any",
          .backend_proxy_protocol = "v1",
          .backend_port = backend.port()});
   const auto header = v2_tcp4({203, 0, 113, 7}, {198, 51, 100, 2}, 4242, 443);
   const SentClient sent = send_through(proxy_->port(), header, kPayload);
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
   expect_header_then_payload(received[0], bytes(line), sent);
 }
 
 TEST_P(ProxyProtocolTest, V2LocalHeaderKeepsTheConnectionsOwnAddress) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "v2",
          .backend_proxy_protocol = "v1",
          .backend_port = backend.port()});
   const std::vector<std::uint8_t> local = v2_fixed(0x20, 0x00, 0);
   const SentClient sent = send_through(proxy_->port(), local, kPayload, "127.0.0.5");
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   const std::string line =
       v1_line("TCP4", "127.0.0.5", "127.0.0.1", sent.client_port, proxy_->port());
@@ -87,7 +87,7 @@ TEST_P(ProxyProtocolTest, V2LocalHeaderKeepsTheConnectionsOwnAddress) {
 }
 
 TEST_P(ProxyProtocolTest, MalformedOrWrongVersionHeaderIsClosedBeforeAnyBackendConnect) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "v1", .backend_port = backend.port()});
   const std::string bad_port = "PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\npayload";
   EXPECT_TRUE(sent_and_closed(proxy_->port(), bytes(bad_port)));
@@ -100,7 +100,7 @@ TEST_P(ProxyProtocolTest, MalformedOrWrongVersionHeaderIsClosedBeforeAnyBackendC
 }
 
 TEST_P(ProxyProtocolTest, SilentOrSlowClientIsClosedAtTheHeaderTimeout) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "any",
          .header_timeout = "300ms",
          .backend_port = backend.port()});
@@ -116,7 +116,7 @@ TEST_P(ProxyProtocolTest, SilentOrSlowClientIsClosedAtTheHeaderTimeout) {
 
 // allow/deny see the header's source, not the load balancer's address (127.0.0.1).
 TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   start({.listener_proxy_protocol = "v1",
          .backend_port = backend.port(),
          .listener_extra = "    deny: [203.0.113.0/24]\n"});
@@ -124,7 +124,7 @@ TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
   EXPECT_TRUE(sent_and_closed(proxy_->port(), bytes(denied)));
   const std::string allowed = v1_line("TCP4", "198.51.100.9", "198.51.100.2", 4242, 443);
   const SentClient sent = send_through(proxy_->port(), bytes(allowed), kPayload);
-  const auto received = backend.wait_for(1, Clock::now() + 20s);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
   ASSERT_EQ(received.size(), 1u);
   expect_header_then_payload(received[0], {}, sent);
   EXPECT_EQ(backend.accepted(), 1u);
@@ -134,7 +134,7 @@ TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
 // The capture's synthesized flow starts at the header's source, as tshark reads it.
 TEST_P(ProxyProtocolTest, CaptureShowsTheAddressFromTheHeader) {
   ASSERT_TRUE(have_tshark()) << "tshark is not installed (tools/deps.sh --test)";
-  RecordingBackend backend;
+  TestBackend backend(recording_sink());
   const std::string capture = capture_dir("pp-" + GetParam()) + "/flow.pcapng";
   std::string yaml = pp_yaml(GetParam(), {.listener_proxy_protocol = "v1",
                                           .backend_port = backend.port(),
@@ -143,7 +143,7 @@ TEST_P(ProxyProtocolTest, CaptureShowsTheAddressFromTheHeader) {
   proxy_ = std::make_unique<ProxyProcess>(yaml);
   const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
   EXPECT_TRUE(send_through(proxy_->port(), bytes(line), 64 * kKiB).closed);
-  ASSERT_EQ(backend.wait_for(1, Clock::now() + 20s).size(), 1u);
+  ASSERT_EQ(backend.wait_for_results(1, Clock::now() + 20s).size(), 1u);
   ASSERT_EQ(proxy_->stop(), 0);  // the capture is complete once the proxy is gone
   const CommandResult tshark = run_command({"/usr/bin/tshark", "-r", capture, "-c", "1", "-T",
                                             "fields", "-e", "ip.src", "-e", "tcp.srcport"},

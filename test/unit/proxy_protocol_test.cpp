@@ -48,14 +48,19 @@ Bytes v2(const Bytes& rest) {
 const Bytes kV2Tcp4 =
     v2({0x21, 0x11, 0x00, 0x0C, 192, 168, 0, 1, 192, 168, 0, 11, 0xDC, 0x04, 0x01, 0xBB});
 
-TEST(ProxyProtocol, V1Tcp4FromTheSpecIsRead) {
-  const Result r = parse_text("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET /");
+// `r` is a complete header of `version` and `length` for 192.168.0.1:56324 -> 192.168.0.11:443.
+void expect_spec_tcp4(const Result& r, Version version, std::size_t length) {
   ASSERT_EQ(r.status, Status::complete) << to_string(r.error);
-  EXPECT_EQ(r.version, Version::v1);
-  EXPECT_EQ(r.length, 47u);
+  EXPECT_EQ(r.version, version);
+  EXPECT_EQ(r.length, length);
   ASSERT_TRUE(r.has_addresses);
   EXPECT_EQ(r.addresses.source, v4(192, 168, 0, 1, 56324));
   EXPECT_EQ(r.addresses.destination, v4(192, 168, 0, 11, 443));
+}
+
+TEST(ProxyProtocol, V1Tcp4FromTheSpecIsRead) {
+  expect_spec_tcp4(parse_text("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET /"),
+                   Version::v1, 47);
 }
 
 TEST(ProxyProtocol, V1Tcp6IsRead) {
@@ -95,6 +100,11 @@ TEST(ProxyProtocol, V1LongerThan107BytesIsInvalid) {
   EXPECT_EQ(r.status, Status::invalid);
   EXPECT_EQ(r.error, Error::v1_too_long);
   EXPECT_EQ(parse_text(std::string(200, 'P')).status, Status::invalid);
+  // 106 bytes without an end: "\r\n" would make 108, so it is already too long.
+  const std::string unended = "PROXY UNKNOWN " + std::string(92, 'x');
+  EXPECT_EQ(parse_text(unended).error, Error::v1_too_long);
+  EXPECT_EQ(parse_text(unended.substr(0, 105)).status, Status::incomplete);
+  EXPECT_EQ(parse_text(unended.substr(0, 105) + "\r").status, Status::incomplete);
 }
 
 TEST(ProxyProtocol, MalformedV1LinesAreRefusedWithTheirReason) {
@@ -132,13 +142,7 @@ TEST(ProxyProtocol, MalformedV1LinesAreRefusedWithTheirReason) {
 TEST(ProxyProtocol, V2Tcp4IsRead) {
   Bytes data = kV2Tcp4;
   data.push_back('G');  // payload after the header is not part of it
-  const Result r = parse(data, Accept::any);
-  ASSERT_EQ(r.status, Status::complete) << to_string(r.error);
-  EXPECT_EQ(r.version, Version::v2);
-  EXPECT_EQ(r.length, 28u);
-  ASSERT_TRUE(r.has_addresses);
-  EXPECT_EQ(r.addresses.source, v4(192, 168, 0, 1, 56324));
-  EXPECT_EQ(r.addresses.destination, v4(192, 168, 0, 11, 443));
+  expect_spec_tcp4(parse(data, Accept::any), Version::v2, 28);
 }
 
 TEST(ProxyProtocol, V2Tcp6WithTlvsIsRead) {
