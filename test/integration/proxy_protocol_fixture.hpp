@@ -28,6 +28,7 @@ struct PpConfig {
   std::uint16_t backend_port = 0;    // the server 127.0.0.1:PORT, unless backend_address is set
   std::string backend_address = "";  // e.g. "unix:/path"
   std::string listener_extra = "";   // more listener keys, indented by 4 spaces
+  std::string backend_extra = "";    // more backend keys, indented by 4 spaces
 };
 
 inline std::string pp_yaml(std::string_view mode, const PpConfig& c) {
@@ -38,7 +39,7 @@ inline std::string pp_yaml(std::string_view mode, const PpConfig& c) {
          "    proxy_protocol: " + c.listener_proxy_protocol + "\n" +
          "    timeouts: {proxy_header: " + c.header_timeout + "}\n" + c.listener_extra +
          "backends:\n  - name: app\n    proxy_protocol: " + c.backend_proxy_protocol +
-         "\n    servers:\n      - address: \"" + server + "\"\n";
+         "\n    servers:\n      - address: \"" + server + "\"\n" + c.backend_extra;
 }
 
 inline std::vector<std::uint8_t> bytes(std::string_view text) {

@@ -12,6 +12,7 @@
 
 #include "test/integration/haproxy_process.hpp"
 #include "test/integration/proxy_protocol_fixture.hpp"
+#include "test/integration/test_backend.hpp"
 
 namespace spliceproxy::test {
 namespace {
@@ -84,6 +85,27 @@ TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
                              " dst=127.0.0.1:" + std::to_string(proxy_->port()) +
                              " bytes=" + std::to_string(kPayload);
   EXPECT_TRUE(haproxy_->wait_for_stdout(logged, Clock::now() + 20s)) << "expected: " << logged;
+  std::filesystem::remove(socket);
+}
+
+// Health checks of a backend with proxy_protocol start with v1 UNKNOWN / v2 LOCAL, which
+// HAProxy accepts as "no client behind this connection": it logs the Unix socket's own
+// address (unix:1) rather than a PROXY protocol error.
+TEST_P(HaproxyJudgeTest, HealthChecksSendAHeaderHaproxyAccepts) {
+  TestBackend backend(BackendBehavior::sink());
+  const std::string socket = std::filesystem::temp_directory_path() /
+                             ("spliceproxy-check-" + std::to_string(::getpid()) + ".sock");
+  std::filesystem::remove(socket);
+  haproxy_ = std::make_unique<HaproxyProcess>(haproxy_config(
+      "unix@" + socket + " accept-proxy", "127.0.0.1:" + std::to_string(backend.port())));
+  ASSERT_TRUE(run_until([&] { return unix_listening(socket); }, Clock::now() + 10s));
+  proxy_ = std::make_unique<ProxyProcess>(
+      pp_yaml("splice", {.backend_proxy_protocol = version(),
+                         .backend_address = "unix:" + socket,
+                         .backend_extra = "    health_check: {interval: 50ms}\n"}));
+  const std::string checked = "judge client=unix:1 dst=unix:1 bytes=0\n";
+  ASSERT_TRUE(haproxy_->wait_for_stdout(checked + checked, Clock::now() + 20s));
+  EXPECT_EQ(haproxy_->stdout_text().find("PROXY"), std::string::npos);
   std::filesystem::remove(socket);
 }
 
