@@ -1,6 +1,7 @@
 // The schema of backend pools and listener limits: server weights and limits, balance
 // policy, connect attempts, passive ejection, active health checks, socket file mode,
-// connection limits and allow/deny lists. Called from schema.cpp; see proxy.yaml.example.
+// connection limits, allow/deny lists and the PROXY protocol of listeners and backends.
+// Called from schema.cpp; see proxy.yaml.example.
 #include <string>
 
 #include <fmt/format.h>

@@ -4,11 +4,14 @@
 //   client_ ──────┤                                                        ├────── backend_
 //                 └──────────── to_client_  (backend_to_client) ───────────┘
 //
-//   connecting ──connected──▶ [PROXY header] ──▶ forwarding ──both channels done──▶ closed
-//     │    ▲                      │                              (completed)
+//   connecting ──connected──▶ forwarding ──both channels done──▶ closed (completed)
+//     │    ▲                      │
 //     │    └ refused / timeout,   └─ a channel failed / idle or half-closed timeout ─▶ closed
 //     │      attempts left: next server (session_connect.cpp)
 //     └─ refused / timeout, no attempt left ─▶ closed
+//
+// With backends[].proxy_protocol, "connected" first writes the PROXY header
+// (session_proxy_protocol.cpp); one not out by the attempt's connect deadline closes the session.
 //
 // One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
 // half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
