@@ -131,6 +131,27 @@ TEST_P(ProxyProtocolTest, AclJudgesTheAddressFromTheHeader) {
   EXPECT_EQ(stat("acl_denied_total"), 1u);
 }
 
+// max_connections_per_source counts the header's source: two clients from 127.0.0.1 that
+// stand for the same address share its limit, one that stands for another does not.
+TEST_P(ProxyProtocolTest, PerSourceLimitCountsTheAddressFromTheHeader) {
+  TestBackend backend(recording_sink());
+  start({.listener_proxy_protocol = "v2",
+         .backend_port = backend.port(),
+         .listener_extra = "    max_connections_per_source: 1\n"});
+  Fd first = connect_loopback(proxy_->port(), Clock::now() + 5s);
+  const auto header = v2_tcp4({203, 0, 113, 7}, {198, 51, 100, 2}, 4242, 443);
+  ASSERT_TRUE(send_all(first.get(), header, Clock::now() + 5s));
+  ASSERT_TRUE(run_until([&] { return backend.accepted() == 1; }, Clock::now() + 10s));
+  EXPECT_TRUE(sent_and_closed(proxy_->port(), v2_tcp4({203, 0, 113, 7}, {1, 2, 3, 4}, 1, 2)));
+  const auto other = v2_tcp4({203, 0, 113, 8}, {198, 51, 100, 2}, 4242, 443);
+  const SentClient sent = send_through(proxy_->port(), other, kPayload);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  expect_header_then_payload(received[0], {}, sent);
+  EXPECT_EQ(backend.accepted(), 2u);
+  EXPECT_EQ(stat("source_limit_rejects_total"), 1u);
+}
+
 // The capture's synthesized flow starts at the header's source, as tshark reads it.
 TEST_P(ProxyProtocolTest, CaptureShowsTheAddressFromTheHeader) {
   ASSERT_TRUE(have_tshark()) << "tshark is not installed (tools/deps.sh --test)";
