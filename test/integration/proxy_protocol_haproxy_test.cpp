@@ -42,9 +42,23 @@ class HaproxyJudgeTest : public ::testing::TestWithParam<std::string> {
     }
     if (HasFailure() && haproxy_)
       std::cerr << "haproxy stdout:\n" << haproxy_->stdout_text() << haproxy_->stderr_text();
+    haproxy_.reset();
+    if (!socket_.empty()) std::filesystem::remove(socket_);
   }
   std::string version() const { return GetParam(); }
 
+  // Starts HAProxy with an accept-proxy bind on a fresh Unix socket in front of 127.0.0.1:
+  // `backend_port`; returns the socket's path once HAProxy listens on it ("" on failure).
+  std::string start_accepting_haproxy(std::uint16_t backend_port) {
+    socket_ = std::filesystem::temp_directory_path() /
+              ("spliceproxy-judge-" + std::to_string(::getpid()) + ".sock");
+    std::filesystem::remove(socket_);
+    haproxy_ = std::make_unique<HaproxyProcess>(haproxy_config(
+        "unix@" + socket_ + " accept-proxy", "127.0.0.1:" + std::to_string(backend_port)));
+    return run_until([&] { return unix_listening(socket_); }, Clock::now() + 10s) ? socket_ : "";
+  }
+
+  std::string socket_;  // removed at the end when set
   std::unique_ptr<ProxyProcess> proxy_;
   std::unique_ptr<HaproxyProcess> haproxy_;
 };
@@ -69,12 +83,8 @@ TEST_P(HaproxyJudgeTest, OurListenerReadsTheHeaderHaproxySends) {
 
 TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
   TestBackend backend(recording_sink());
-  const std::string socket = std::filesystem::temp_directory_path() /
-                             ("spliceproxy-judge-" + std::to_string(::getpid()) + ".sock");
-  std::filesystem::remove(socket);
-  haproxy_ = std::make_unique<HaproxyProcess>(haproxy_config(
-      "unix@" + socket + " accept-proxy", "127.0.0.1:" + std::to_string(backend.port())));
-  ASSERT_TRUE(run_until([&] { return unix_listening(socket); }, Clock::now() + 10s));
+  const std::string socket = start_accepting_haproxy(backend.port());
+  ASSERT_FALSE(socket.empty());
   proxy_ = std::make_unique<ProxyProcess>(pp_yaml(
       "splice", {.backend_proxy_protocol = version(), .backend_address = "unix:" + socket}));
   const SentClient sent = send_through(proxy_->port(), {}, kPayload, "127.0.0.5");
@@ -85,7 +95,6 @@ TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
                              " dst=127.0.0.1:" + std::to_string(proxy_->port()) +
                              " bytes=" + std::to_string(kPayload);
   EXPECT_TRUE(haproxy_->wait_for_stdout(logged, Clock::now() + 20s)) << "expected: " << logged;
-  std::filesystem::remove(socket);
 }
 
 // Health checks of a backend with proxy_protocol start with v1 UNKNOWN / v2 LOCAL, which
@@ -93,12 +102,8 @@ TEST_P(HaproxyJudgeTest, HaproxyReadsTheHeaderWeSend) {
 // address (unix:1) rather than a PROXY protocol error.
 TEST_P(HaproxyJudgeTest, HealthChecksSendAHeaderHaproxyAccepts) {
   TestBackend backend(BackendBehavior::sink());
-  const std::string socket = std::filesystem::temp_directory_path() /
-                             ("spliceproxy-check-" + std::to_string(::getpid()) + ".sock");
-  std::filesystem::remove(socket);
-  haproxy_ = std::make_unique<HaproxyProcess>(haproxy_config(
-      "unix@" + socket + " accept-proxy", "127.0.0.1:" + std::to_string(backend.port())));
-  ASSERT_TRUE(run_until([&] { return unix_listening(socket); }, Clock::now() + 10s));
+  const std::string socket = start_accepting_haproxy(backend.port());
+  ASSERT_FALSE(socket.empty());
   proxy_ = std::make_unique<ProxyProcess>(
       pp_yaml("splice", {.backend_proxy_protocol = version(),
                          .backend_address = "unix:" + socket,
@@ -106,7 +111,6 @@ TEST_P(HaproxyJudgeTest, HealthChecksSendAHeaderHaproxyAccepts) {
   const std::string checked = "judge client=unix:1 dst=unix:1 bytes=0\n";
   ASSERT_TRUE(haproxy_->wait_for_stdout(checked + checked, Clock::now() + 20s));
   EXPECT_EQ(haproxy_->stdout_text().find("PROXY"), std::string::npos);
-  std::filesystem::remove(socket);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, HaproxyJudgeTest, ::testing::Values("v1", "v2"),
