@@ -1,6 +1,7 @@
 // The schema of backend pools and listener limits: server weights and limits, balance
 // policy, connect attempts, passive ejection, active health checks, socket file mode,
-// connection limits and allow/deny lists. Called from schema.cpp; see proxy.yaml.example.
+// connection limits, allow/deny lists and the PROXY protocol of listeners and backends.
+// Called from schema.cpp; see proxy.yaml.example.
 #include <string>
 
 #include <fmt/format.h>
@@ -95,6 +96,11 @@ void parse_backend_pool_keys(const YamlNode& node, Backend& backend) {
   }
   if (auto ejection = node.find("ejection")) backend.ejection = parse_ejection(*ejection);
   if (auto check = node.find("health_check")) backend.health_check = parse_health_check(*check);
+  if (auto mode = node.find("proxy_protocol")) {
+    static constexpr ProxyProtocol kSent[] = {ProxyProtocol::off, ProxyProtocol::v1,
+                                              ProxyProtocol::v2};
+    backend.proxy_protocol = parse_enum(*mode, kSent);
+  }
 }
 
 void parse_listener_pool_keys(const YamlNode& node, Listener& listener) {
@@ -110,6 +116,11 @@ void parse_listener_pool_keys(const YamlNode& node, Listener& listener) {
   }
   if (auto allow = node.find("allow")) listener.allow = parse_cidrs(*allow);
   if (auto deny = node.find("deny")) listener.deny = parse_cidrs(*deny);
+  if (auto mode = node.find("proxy_protocol")) {
+    static constexpr ProxyProtocol kAccepted[] = {ProxyProtocol::off, ProxyProtocol::v1,
+                                                  ProxyProtocol::v2, ProxyProtocol::any};
+    listener.proxy_protocol = parse_enum(*mode, kAccepted);
+  }
 }
 
 }  // namespace spliceproxy::config

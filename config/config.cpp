@@ -153,4 +153,18 @@ std::string_view to_string(MirrorDirection direction) {
   return "unknown";
 }
 
+std::string_view to_string(ProxyProtocol mode) {
+  switch (mode) {
+    case ProxyProtocol::off:
+      return "off";
+    case ProxyProtocol::v1:
+      return "v1";
+    case ProxyProtocol::v2:
+      return "v2";
+    case ProxyProtocol::any:
+      return "any";
+  }
+  return "unknown";
+}
+
 }  // namespace spliceproxy::config

@@ -21,6 +21,8 @@ using Duration = std::chrono::milliseconds;
 
 enum class LogLevel { debug, info, warn, error };
 enum class SpliceMode { splice, copy };
+// PROXY protocol on a listener (accepted: off, v1, v2 or any) or a backend (sent: off, v1, v2).
+enum class ProxyProtocol { off, v1, v2, any };
 
 // Where to listen or connect: an IP literal or a hostname and a port, or a Unix socket path.
 // `host` holds an IP address without brackets ("127.0.0.1", "::1") or a hostname (resolved
@@ -42,6 +44,8 @@ struct Timeouts {
   Duration idle = std::chrono::minutes(5);
   // One side sent EOF and nothing moved either way for this long: the session is closed.
   Duration half_closed = std::chrono::minutes(1);
+  // With proxy_protocol accepted: the whole header must arrive within this, from the accept.
+  Duration proxy_header = std::chrono::seconds(5);
 
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
@@ -82,6 +86,8 @@ struct Listener {
   std::vector<Cidr> allow = {};                // empty = every source allowed
   std::vector<Cidr> deny = {};
   std::vector<MirrorRef> mirrors = {};  // the mirrors this listener feeds
+  // Header each client must send first (proxy_header_reader.hpp); off: none is read.
+  ProxyProtocol proxy_protocol = ProxyProtocol::off;
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };
@@ -126,6 +132,8 @@ struct Backend {
   unsigned max_connect_attempts = 3;  // per session, each on a different server when possible
   Ejection ejection = {};
   HealthCheck health_check = {};
+  // Header written to each server before the client's bytes (never any).
+  ProxyProtocol proxy_protocol = ProxyProtocol::off;
 
   friend bool operator==(const Backend&, const Backend&) = default;
 };
@@ -228,5 +236,6 @@ std::string_view to_string(SpliceMode mode);
 std::string_view to_string(BalancePolicy policy);
 std::string_view to_string(MirrorType type);
 std::string_view to_string(MirrorDirection direction);
+std::string_view to_string(ProxyProtocol mode);
 
 }  // namespace spliceproxy::config

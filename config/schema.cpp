@@ -79,7 +79,7 @@ SpliceSettings parse_splice(const YamlNode& node) {
 }
 
 Timeouts parse_timeouts(const YamlNode& node) {
-  node.expect_map({"connect", "idle", "half_closed"});
+  node.expect_map({"connect", "idle", "half_closed", "proxy_header"});
   Timeouts timeouts;
   if (auto connect = node.find("connect")) {
     timeouts.connect = parse_duration_in(*connect, kMinDuration, kMaxConnectTimeout);
@@ -88,13 +88,16 @@ Timeouts parse_timeouts(const YamlNode& node) {
   if (auto half = node.find("half_closed")) {
     timeouts.half_closed = parse_duration_in(*half, kMinDuration, {});
   }
+  if (auto header = node.find("proxy_header")) {
+    timeouts.proxy_header = parse_duration_in(*header, kMinDuration, kMaxConnectTimeout);
+  }
   return timeouts;
 }
 
 // One item of `backends`; its name must not be in `names` yet and is added to it.
 Backend parse_backend(const YamlNode& node, FirstSeen& names) {
-  node.expect_map(
-      {"name", "servers", "balance", "max_connect_attempts", "ejection", "health_check"});
+  node.expect_map({"name", "servers", "balance", "max_connect_attempts", "ejection", "health_check",
+                   "proxy_protocol"});
   Backend backend;
   backend.name = parse_unique_name(node.at("name"), "backend", names);
   for (const YamlNode& item : node.at("servers").items("server"))
@@ -123,7 +126,7 @@ using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
 Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
                         std::vector<YamlNode>& backend_refs) {
   node.expect_map({"name", "listen", "backend", "timeouts", "mode", "max_connections",
-                   "max_connections_per_source", "allow", "deny", "mirrors"});
+                   "max_connections_per_source", "allow", "deny", "mirrors", "proxy_protocol"});
   Listener listener;
   listener.name = parse_unique_name(node.at("name"), "listener", names);
   const YamlNode listen = node.at("listen");

@@ -57,12 +57,14 @@ void append_listener_limits(std::string& out, const Listener& listener) {
   // An empty list is the default and is left out (a list in the schema has items).
   if (!listener.allow.empty()) fmt::format_to(it, "    allow: {}\n", cidr_list(listener.allow));
   if (!listener.deny.empty()) fmt::format_to(it, "    deny: {}\n", cidr_list(listener.deny));
+  fmt::format_to(it, "    proxy_protocol: {}\n", to_string(listener.proxy_protocol));
 }
 
 void append_backend_pool(std::string& out, const Backend& backend) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "    balance: {}\n", to_string(backend.balance));
   fmt::format_to(it, "    max_connect_attempts: {}\n", backend.max_connect_attempts);
+  fmt::format_to(it, "    proxy_protocol: {}\n", to_string(backend.proxy_protocol));
   const Ejection& e = backend.ejection;
   fmt::format_to(it,
                  "    ejection:\n      consecutive_failures: {}\n      base: {}\n      max: {}\n",
@@ -85,6 +87,7 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "      connect: {}\n", format_duration(listener.timeouts.connect));
   fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
   fmt::format_to(it, "      half_closed: {}\n", format_duration(listener.timeouts.half_closed));
+  fmt::format_to(it, "      proxy_header: {}\n", format_duration(listener.timeouts.proxy_header));
   append_listener_limits(out, listener);
   out += mirror_refs_yaml(listener.mirrors);
 }

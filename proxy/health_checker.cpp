@@ -9,6 +9,7 @@
 
 #include "proxy/log.hpp"
 #include "proxy/net.hpp"
+#include "proxy/proxy_protocol.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -24,7 +25,8 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
         stats_(stats),
         socket_(io),
         timer_(io),
-        random_(server * 7919 + 1) {}
+        random_(server * 7919 + 1),
+        request_(proxy_header(pool_->backend()) + check_.send) {}
 
   // Waits one interval plus a random share of the jitter, then checks.
   void schedule() {
@@ -69,9 +71,19 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
     socket_.async_connect(pool_->endpoint(server_), current([](Probe& self) { self.send(); }));
   }
 
+  // A backend that reads the PROXY protocol gets a header first, as HAProxy's checks do: v2
+  // LOCAL or v1 UNKNOWN (the proxy's own connection, no client behind it).
+  static std::string proxy_header(const config::Backend& backend) {
+    if (backend.proxy_protocol == config::ProxyProtocol::off) return {};
+    const auto header = proxy_protocol::encode_local(
+        backend.proxy_protocol == config::ProxyProtocol::v1 ? proxy_protocol::Version::v1
+                                                            : proxy_protocol::Version::v2);
+    return {header.begin(), header.end()};
+  }
+
   void send() {
-    if (check_.send.empty()) return receive();
-    boost::asio::async_write(socket_, boost::asio::buffer(check_.send),
+    if (request_.empty()) return receive();
+    boost::asio::async_write(socket_, boost::asio::buffer(request_),
                              current([](Probe& self) { self.receive(); }));
   }
 
@@ -111,6 +123,7 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
   Socket socket_;
   boost::asio::steady_timer timer_;
   std::minstd_rand random_;
+  std::string request_;  // the PROXY protocol header, if any, and check_.send
   std::string reply_;
   unsigned generation_ = 0;
   unsigned passes_ = 0;

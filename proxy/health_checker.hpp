@@ -2,11 +2,12 @@
 // for all workers: the pool it reports to is shared).
 //
 //   every interval (+ random jitter), per server:
-//     connect ──▶ [send `send`] ──▶ [read len(expect) bytes, compare] ──▶ pass
+//     connect ──▶ [PROXY header] [send `send`] ──▶ [read len(expect) bytes, compare] ──▶ pass
 //        └───────── refused, reset, wrong reply, or `timeout` passed ──▶ fail
 //   `rise` passes in a row mark a down server up; `fall` failures in a row mark an up
 //   server down. Servers start up. Each change is logged and counted, and given to the pool.
 //
+// The PROXY header (v2 LOCAL, v1 UNKNOWN) goes first when the backend has proxy_protocol.
 // One probe per server, each with one socket and one timer (the interval, then the check's
 // timeout); a generation number makes completions of an abandoned check no-ops.
 #pragma once

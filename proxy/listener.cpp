@@ -34,17 +34,36 @@ Listener::Listener(Worker& worker, std::shared_ptr<const ListenerRoute> route, U
   boost::system::error_code ec;
   acceptor_.assign(protocol, fd.get(), ec);
   if (!ec) fd.release();  // else fd closes here and the acceptor stays closed
+  set_route(route_);
+}
+
+void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
+  route_ = std::move(route);
+  const config::Listener& listener = *route_->listener;
+  if (header_reader_) {
+    header_reader_->configure(listener);
+  } else if (listener.proxy_protocol != config::ProxyProtocol::off) {
+    // The reader lives as long as this Listener, whose handlers hold it alive.
+    header_reader_ = std::make_unique<ProxyHeaderReader>(
+        worker_.io(), listener, worker_.stats(),
+        [this](Socket client, const net::ClientAddresses& addresses) {
+          admit(std::move(client), addresses);
+        });
+  }
 }
 
 void Listener::close() {
   boost::system::error_code ignored;
   pause_timer_.cancel();
   acceptor_.close(ignored);
-  if (parked_) parked_->close(ignored);
-  parked_.reset();
+  if (header_reader_) header_reader_->close_all();
+  for (Parked& parked : parked_)
+    parked.client.close(ignored);
+  parked_.clear();
 }
 
 void Listener::do_accept() {
+  accepting_ = true;
   // The peer's address comes from accept itself: a client that reset at once has none left
   // for getpeername, but still gets a session, which sees the reset on its first read.
   acceptor_.async_accept(
@@ -55,6 +74,7 @@ void Listener::do_accept() {
 }
 
 void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
+  accepting_ = false;
   if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
     worker_.stats().add(Counter::accept_errors_total);
@@ -65,7 +85,15 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
     return accept_after(Clock::now() + Worker::kDescriptorPause);
   }
   worker_.stats().add(Counter::sessions_accepted_total);
-  if (admit(std::move(client), peer_)) continue_accepting();
+  const net::ClientAddresses addresses{peer_, std::nullopt};
+  // The PROXY protocol header, when one is expected, says who the client is (and admits it
+  // once read); otherwise the socket does.
+  if (route_->listener->proxy_protocol != config::ProxyProtocol::off) {
+    header_reader_->read(std::move(client), addresses);
+  } else if (!admit(std::move(client), addresses)) {
+    return;  // parked: accepting goes on once there is room
+  }
+  continue_accepting();
 }
 
 bool Listener::wait_for_room() {
@@ -87,16 +115,21 @@ bool Listener::wait_for_room() {
 void Listener::on_room() {
   waiting_for_room_ = false;
   if (!acceptor_.is_open()) return;
-  if (parked_) {
-    Socket client = std::move(*parked_);
-    parked_.reset();
-    if (!admit(std::move(client), parked_peer_)) return;  // full again: parked again
+  while (!parked_.empty()) {
+    Parked next = std::move(parked_.front());
+    parked_.pop_front();
+    if (!admit(std::move(next.client), next.addresses)) {
+      // Full again: admit() parked it last; it keeps its place at the front.
+      parked_.push_front(std::move(parked_.back()));
+      parked_.pop_back();
+      return;
+    }
   }
   continue_accepting();
 }
 
 void Listener::continue_accepting() {
-  if (!acceptor_.is_open() || waiting_for_room_) return;
+  if (!acceptor_.is_open() || waiting_for_room_ || accepting_) return;
   // At max_connections: leave further clients in the backlog until a session ends.
   if (wait_for_room()) return;
   // A session that found no descriptor for its backend socket paused the worker's accepting:
@@ -107,25 +140,22 @@ void Listener::continue_accepting() {
 }
 
 void Listener::accept_after(Clock::time_point when) {
+  accepting_ = true;
   pause_timer_.expires_at(when);
   pause_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->accepting_ = false;
     if (!ec) self->continue_accepting();
   });
 }
 
-bool Listener::admit(Socket client, const net::Endpoint& peer) {
+bool Listener::admit(Socket client, const net::ClientAddresses& addresses) {
   boost::system::error_code ec;
   const ListenerRoute& route = *route_;
+  const net::Endpoint& peer = addresses.peer;
   AdmissionTicket ticket;
   const Admission::Verdict verdict = route.admission->admit(peer, ticket);
   if (verdict == Admission::Verdict::full) {
-    // Another worker took the last place since this one looked: the client waits here.
-    parked_.emplace(std::move(client));
-    parked_peer_ = peer;
-    if (!wait_for_room())
-      boost::asio::post(worker_.io(), [self = shared_from_this()] {
-        self->on_room();  // room was made in between
-      });
+    park(std::move(client), addresses);
     return false;
   }
   if (verdict != Admission::Verdict::admitted) {
@@ -140,8 +170,19 @@ bool Listener::admit(Socket client, const net::Endpoint& peer) {
   auto session =
       std::make_shared<Session>(worker_, route.config, *route.listener, std::move(client), id);
   worker_.add(id, session);
-  session->start(SessionRoute{route.pool, net::source_key(peer), std::move(ticket)});
+  session->start(SessionRoute{route.pool, net::source_key(peer), std::move(ticket), addresses});
   return true;
+}
+
+// Another worker, or clients whose PROXY header came in meanwhile, took the last place since
+// this one looked: the client waits here until room is made.
+void Listener::park(Socket client, const net::ClientAddresses& addresses) {
+  parked_.push_back({std::move(client), addresses});
+  if (waiting_for_room_) return;  // a wake-up is due already
+  if (!wait_for_room())
+    boost::asio::post(worker_.io(), [self = shared_from_this()] {
+      self->on_room();  // room was made in between
+    });
 }
 
 void Listener::log_accept_error(const boost::system::error_code& ec) {

@@ -1,14 +1,15 @@
-// Listener: one configured listener's acceptor on one worker. Accepts clients, checks them
+// Listener: one configured listener's acceptor on one worker. Accepts clients, reads their
+// PROXY protocol header when the listener asks for one (ProxyHeaderReader), checks them
 // against the listener's Admission (allow/deny, per-source limit, max_connections, all global
 // across workers) and starts a Session on the backend's pool. Nothing on the accept side stops
 // the proxy: accept errors are logged at most once per second and retried, after a pause when
 // the process is out of descriptors, so EMFILE never spins. At max_connections it stops
 // accepting (clients wait in the backlog) until a session ends on any worker.
 //
-//   accept ──▶ Admission::admit ──admitted──▶ Session
-//                 │ full (another worker took the last place since we looked)
-//                 ▼
-//              parked_: this client waits, accepted but not served, until room is made
+//   accept ──(PROXY header read, if asked)──▶ Admission::admit ──admitted──▶ Session
+//                                                  │ full (another worker, or clients whose
+//                                                  ▼ header came in meanwhile, took the room)
+//              parked_: these clients wait, accepted but not served, until room is made
 //
 // Threads: created, used and closed on its worker's thread only (the control thread posts).
 // Handlers hold shared_from_this(), so a closed Listener goes away when its last one ran.
@@ -17,6 +18,7 @@
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@
 #include "config/config.hpp"
 #include "proxy/admission.hpp"
 #include "proxy/net.hpp"
+#include "proxy/proxy_header_reader.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/unique_fd.hpp"
 
@@ -53,7 +56,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // drops a parked client; live sessions are not touched. Idempotent.
   void close();
   // Routes the next clients with `route` (a reload that kept this listener).
-  void set_route(std::shared_ptr<const ListenerRoute> route) { route_ = std::move(route); }
+  void set_route(std::shared_ptr<const ListenerRoute> route);
 
   const std::string& name() const { return route_->listener->name; }
 
@@ -61,9 +64,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void do_accept();
   void on_accept(const boost::system::error_code& ec, Socket client);
   void log_accept_error(const boost::system::error_code& ec);
-  // Admits `client` (from `peer`) or closes it; false when the listener is full and the
-  // client was parked instead.
-  bool admit(Socket client, const net::Endpoint& peer);
+  // Admits `client` (from `addresses.peer`: the socket's, or its PROXY header's) or closes it;
+  // false when the listener is full and the client was parked instead.
+  bool admit(Socket client, const net::ClientAddresses& addresses);
+  void park(Socket client, const net::ClientAddresses& addresses);
   // Waits for room in the Admission; true if it was full (a wake-up is then due).
   bool wait_for_room();
   void on_room();
@@ -77,10 +81,17 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<const ListenerRoute> route_;
   boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   boost::asio::steady_timer pause_timer_;
-  net::Endpoint peer_;            // filled by each accept
-  std::optional<Socket> parked_;  // accepted while full, waiting for room
-  net::Endpoint parked_peer_;
+  net::Endpoint peer_;  // filled by each accept
+  // The header reader, created when the route first asks for PROXY protocol; kept (for the
+  // clients it reads) if a reload switches it off.
+  std::unique_ptr<ProxyHeaderReader> header_reader_;
+  struct Parked {
+    Socket client;
+    net::ClientAddresses addresses;
+  };
+  std::deque<Parked> parked_;  // accepted while full, waiting for room, oldest first
   bool waiting_for_room_ = false;
+  bool accepting_ = false;  // an accept, or the timer of a pause before one, is pending
   Clock::time_point last_error_log_{};
   unsigned long errors_since_log_ = 0;
 };

@@ -3,6 +3,7 @@
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -29,5 +30,13 @@ std::size_t ip_bytes(const Endpoint& endpoint, std::uint8_t (&out)[16]);
 
 // 64-bit mix of arbitrary bytes (FNV-1a then a SplitMix64 finaliser): stable across runs.
 std::uint64_t hash_bytes(const void* data, std::size_t size);
+
+// Who a client is: its address and the address it connected to, as its socket says or as its
+// PROXY protocol header says (proxy_header_reader.hpp). `local` is left empty when nothing
+// needed it at accept: the client socket's own local address then applies.
+struct ClientAddresses {
+  Endpoint peer;
+  std::optional<Endpoint> local;
+};
 
 }  // namespace spliceproxy::net

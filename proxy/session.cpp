@@ -50,8 +50,6 @@ Session::Session(Worker& worker, config::ConfigPtr config, const config::Listene
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
   prepare(client_);
-  boost::system::error_code ignored;
-  client_endpoint_ = client_.remote_endpoint(ignored);
   if (worker_.mirrors() && !listener_.mirrors.empty())
     mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
@@ -65,6 +63,13 @@ void Session::on_connect(const boost::system::error_code& ec) {
   connected_ = true;
   connected_at_ = Clock::now();
   prepare(backend_);
+  // A backend that wants the PROXY protocol gets its header first; the channels start after.
+  if (route_.pool->backend().proxy_protocol != config::ProxyProtocol::off)
+    return send_proxy_header();
+  start_channels();
+}
+
+void Session::start_channels() {
   const ChannelMode mode = channel_mode();
   if (mirror_) open_mirror();
   const ChannelContext context{worker_.pipes(), worker_.stats(), *this, weak_from_this(),
@@ -92,6 +97,7 @@ void Session::on_timer(const boost::system::error_code& ec) {
   if (ec || stopped_) return;
   if (std::exchange(waiting_for_descriptor_, false)) return connect_next();
   if (!connected_) return on_attempt_failed(ETIMEDOUT, CloseReason::connect_timeout);
+  if (!to_backend_) return stop(CloseReason::connect_timeout);  // the PROXY header never went
   const Clock::time_point deadline = idle_deadline();
   if (Clock::now() >= deadline) {
     return stop(half_closed() ? CloseReason::half_closed_timeout : CloseReason::idle_timeout);
@@ -173,10 +179,11 @@ FlowEndpoint flow_endpoint(const net::Endpoint& endpoint) {
 
 }  // namespace
 
-// The flow a capture shows: the real client address and the real backend address.
+// The flow a capture shows: the client's address (from its PROXY protocol header when the
+// listener reads one) and the real backend address.
 void Session::open_mirror() {
   boost::system::error_code ignored;
-  mirror_->open(flow_endpoint(client_.remote_endpoint(ignored)),
+  mirror_->open(flow_endpoint(route_.client.peer),
                 flow_endpoint(backend_.remote_endpoint(ignored)));
 }
 

@@ -10,6 +10,9 @@
 //     │      attempts left: next server (session_connect.cpp)
 //     └─ refused / timeout, no attempt left ─▶ closed
 //
+// With backends[].proxy_protocol, "connected" first writes the PROXY header
+// (session_proxy_protocol.cpp); one not out by the attempt's connect deadline closes the session.
+//
 // One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
 // half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
 // reset on one side reaches the other as a reset.
@@ -37,11 +40,13 @@ class Worker;
 class UpstreamPool;
 
 // What a Listener hands a Session: the pool to connect through, the client's key for
-// source_hash, and the listener's count of this session (released when the session stops).
+// source_hash, the listener's count of this session (released when the session stops), and
+// who the client is (from its socket, or from its PROXY protocol header).
 struct SessionRoute {
   std::shared_ptr<UpstreamPool> pool;
   std::uint64_t source_key = 0;
   AdmissionTicket ticket;
+  net::ClientAddresses client;
 };
 
 class Session : public std::enable_shared_from_this<Session>, private ChannelObserver {
@@ -58,6 +63,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void stop(CloseReason reason);
 
   std::uint64_t id() const { return id_; }
+  // The client's address for logs and captures: its PROXY protocol header's source when the
+  // listener reads one, the socket's peer otherwise.
+  const net::Endpoint& client_address() const { return route_.client.peer; }
 
  private:
   void connect_next();
@@ -75,6 +83,10 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void open_mirror();
   // What the access log and the byte totals get when the session ends (session_record.cpp).
   SessionRecord record(CloseReason reason) const;
+  void start_channels();
+  // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.
+  void send_proxy_header();
+  void write_proxy_header();
 
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
@@ -85,11 +97,12 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::uint64_t id_;
   std::string backend_name_;
   SessionRoute route_;
-  std::vector<std::size_t> tried_;       // servers of route_.pool tried, in order
-  std::optional<std::size_t> server_;    // the server counted as in use by this session
-  bool waiting_for_descriptor_ = false;  // the timer runs a descriptor pause, not a deadline
-  unsigned attempt_ = 0;                 // numbers connect attempts, to ignore stale completions
-  std::unique_ptr<MirrorTap> mirror_;    // chosen at accept; null when not mirrored
+  std::vector<std::size_t> tried_;          // servers of route_.pool tried, in order
+  std::optional<std::size_t> server_;       // the server counted as in use by this session
+  bool waiting_for_descriptor_ = false;     // the timer runs a descriptor pause, not a deadline
+  unsigned attempt_ = 0;                    // numbers connect attempts, to ignore stale completions
+  std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
+  std::vector<std::uint8_t> proxy_header_;  // PROXY protocol header left to write to backend_
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();
@@ -98,7 +111,6 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   bool stopped_ = false;
   int error_ = 0;                        // errno of the failure that ended the session, for the log
   std::optional<Direction> first_done_;  // the direction that reached EOF first
-  net::Endpoint client_endpoint_;        // read at start: a closed socket no longer has it
 };
 
 }  // namespace spliceproxy

@@ -70,7 +70,7 @@ SessionRecord Session::record(CloseReason reason) const {
   r.id = id_;
   r.start = time_point_cast<system_clock::duration>(system_clock::now() - elapsed);
   r.duration = duration_cast<milliseconds>(elapsed);
-  r.client = net::to_string(client_endpoint_);
+  r.client = net::to_string(client_address());  // the PROXY header's, if any
   if (connected_ && server_) {
     r.server = backend_name_;
     r.server_name = route_.pool->backend().servers[*server_].address.to_string();

@@ -176,6 +176,9 @@ void BackendConnection::read_some() {
       return;
     }
     received_hash_.update(std::span(into, static_cast<std::size_t>(n)));
+    const std::size_t keep =
+        std::min(static_cast<std::size_t>(n), behavior_.keep_first - result_.first_bytes.size());
+    result_.first_bytes.insert(result_.first_bytes.end(), into, into + keep);
     result_.bytes_received += static_cast<std::uint64_t>(n);
     if (echo()) out_tail_ += static_cast<std::size_t>(n);
     tokens_ -= static_cast<double>(n);

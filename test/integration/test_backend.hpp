@@ -28,6 +28,7 @@ struct BackendBehavior {
   bool reply_at_once = false;     // sink: reply from the start instead of after the peer's EOF
   std::uint64_t reset_after = 0;  // reset_after: bytes read before the RST
   std::uint64_t read_rate = 0;    // slow_reader: bytes per second
+  std::size_t keep_first = 0;     // the first bytes received kept in BackendResult::first_bytes
 
   // Sends back what it reads; on EOF, finishes echoing, then shuts down its write side.
   static BackendBehavior echo();
@@ -49,6 +50,7 @@ struct BackendResult {
   std::string received_sha256;
   std::uint64_t bytes_sent = 0;
   std::string sent_sha256;
+  std::vector<std::uint8_t> first_bytes;  // up to BackendBehavior::keep_first
   bool peer_eof = false;
   bool shut_down = false;  // our FIN went out after the last byte
   bool reset_by_us = false;

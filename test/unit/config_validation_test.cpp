@@ -97,7 +97,7 @@ TEST(ConfigValidation, UnknownKeyFarFromAnyNameGetsNoSuggestion) {
   const ConfigError e = error_of(edited("    servers:", "    colour: 3\n    servers:"));
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:7:5: backends[0]: unknown key 'colour', expected one of: name, servers, "
-            "balance, max_connect_attempts, ejection, health_check");
+            "balance, max_connect_attempts, ejection, health_check, proxy_protocol");
 }
 
 TEST(ConfigValidation, RepeatedKeyPointsAtTheSecondOne) {
@@ -156,7 +156,8 @@ TEST(ConfigValidation, ProblemInsideAListComesBeforeAMissingList) {
   EXPECT_EQ(
       std::string(e.what()),
       "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
-      "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny, mirrors");
+      "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny, mirrors, "
+      "proxy_protocol");
 }
 
 TEST(ConfigValidation, EmptyListenersListIsAnError) {

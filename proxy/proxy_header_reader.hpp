@@ -1,0 +1,71 @@
+// ProxyHeaderReader: on a listener with `proxy_protocol` set, reads the PROXY protocol header
+// each accepted client must send first, before admission and before any backend connect.
+//
+//   Listener ──accept──▶ read(client) ──header complete──▶ admit(client, addresses from header)
+//                             │
+//                             └─ malformed, wrong version, EOF, reset, or timeouts.proxy_header
+//                                passed ──▶ closed with RST, proxy_protocol_errors_total
+//
+// Bytes are looked at with MSG_PEEK and only header bytes are consumed: what follows the
+// header stays in the socket for the session's splice. Bytes of a header not complete yet are
+// consumed as they come (the parser guarantees they are header), so a readiness wait never
+// fires again for bytes already seen. One per listener per worker; single-threaded.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "config/config.hpp"
+#include "proxy/net.hpp"
+#include "proxy/proxy_protocol.hpp"
+#include "proxy/splice_channel.hpp"
+#include "proxy/stats.hpp"
+
+namespace spliceproxy {
+
+using net::ClientAddresses;
+
+class ProxyHeaderReader {
+ public:
+  using Admit = std::function<void(Socket client, const ClientAddresses& addresses)>;
+
+  // `listener` gives the accepted versions and timeouts.proxy_header (copied); `admit` gets each
+  // client whose header was read, with the addresses of the header (or the socket's for v1
+  // UNKNOWN, v2 LOCAL and v2 without an IP family), and must outlive the reader.
+  ProxyHeaderReader(boost::asio::io_context& io, const config::Listener& listener, Stats& stats,
+                    Admit admit);
+  ~ProxyHeaderReader() { close_all(); }
+  ProxyHeaderReader(const ProxyHeaderReader&) = delete;
+  ProxyHeaderReader& operator=(const ProxyHeaderReader&) = delete;
+
+  // Takes the accepted versions and header timeout of `listener` (a reload), for the clients
+  // read from now on and those still being read.
+  void configure(const config::Listener& listener);
+  // Takes a just accepted client; `socket_addresses` are what its socket says.
+  void read(Socket client, const ClientAddresses& socket_addresses);
+  // Closes every client whose header is still being read, without admitting them.
+  void close_all();
+  std::size_t pending() const { return clients_.size(); }
+
+ private:
+  class Client;
+  void finish(const Client& client);
+
+  boost::asio::io_context& io_;
+  std::string name_;  // the listener's, for the log
+  proxy_protocol::Accept accept_ = proxy_protocol::Accept::any;
+  config::Duration timeout_{};
+  Stats& stats_;
+  Admit admit_;
+  std::unordered_map<const Client*, std::shared_ptr<Client>> clients_;
+};
+
+// The endpoint of a header's address, and back (nullopt for a non-IP endpoint; an
+// IPv4-mapped IPv6 address gives IPv4).
+net::Endpoint to_endpoint(const proxy_protocol::IpPort& address);
+std::optional<proxy_protocol::IpPort> to_ip_port(const net::Endpoint& endpoint);
+
+}  // namespace spliceproxy
