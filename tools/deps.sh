@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages spliceproxy needs, and only those that are missing.
-#   tools/deps.sh          what building and running need
-#   tools/deps.sh --test   also what the test suites need
-# Shared by tools/run.sh, tools/test.sh and the Dockerfile's build stage.
+#   tools/deps.sh            what building and running need
+#   tools/deps.sh --test     also what the test suites need
+#   tools/deps.sh --runtime  only what the built binary needs to run (the container's
+#                            runtime stage), plus curl for its health check
+# Shared by tools/run.sh, tools/test.sh and both stages of the Dockerfile.
 set -euo pipefail
 
 packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  # tshark: the independent reader of the mirror's captures in the integration tests.
-  packages+=(googletest libgtest-dev libssl-dev tshark)
-fi
+case "${1:-}" in
+  "") ;;
+  --test)
+    # tshark: the independent reader of the mirror's captures in the integration tests.
+    packages+=(googletest libgtest-dev libssl-dev tshark)
+    ;;
+  --runtime) packages=(libyaml-cpp0.7 libfmt9 curl) ;;
+  *) echo "deps.sh: unknown option '$1' (--test, --runtime)" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do
