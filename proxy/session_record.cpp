@@ -37,6 +37,7 @@ std::string_view termination_code(const SessionRecord& record) {
     case CloseReason::shutdown:
       return connected ? "KD" : "KC";
     case CloseReason::denied:
+    case CloseReason::proxy_protocol_error:  // closed before a session exists: no record
       return "PR";
     case CloseReason::count:
       break;

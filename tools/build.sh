@@ -2,7 +2,7 @@
 # Configures and builds spliceproxy out of tree.
 #   tools/build.sh release [TARGET...]   build/release, optimised, with the tests
 #   tools/build.sh asan [TARGET...]      build/asan, AddressSanitizer + UndefinedBehaviorSanitizer
-#   tools/build.sh tsan [TARGET...]      build/tsan, ThreadSanitizer (suppressions: tools/tsan.supp)
+#   tools/build.sh tsan [TARGET...]      build/tsan, ThreadSanitizer
 #   tools/build.sh debug [TARGET...]     build/debug
 # Shared by tools/run.sh, tools/test.sh and the Dockerfile's build stage.
 set -euo pipefail

@@ -15,6 +15,10 @@ run_suite() {
   echo "== $kind build"
   tools/build.sh "$kind"
   echo "== $kind tests"
+  if [[ ! -x "build/$kind/unit_tests" || ! -x "build/$kind/integration_tests" ]]; then
+    echo "tools/test.sh: build/$kind has no test suites (see the cmake output above)" >&2
+    exit 1
+  fi
   # Unit tests in parallel; integration tests one at a time, as they move hundreds of MiB.
   ctest --test-dir "build/$kind" --output-on-failure -L unit -j "$(nproc)" "$@"
   ctest --test-dir "build/$kind" --output-on-failure -L integration "$@"

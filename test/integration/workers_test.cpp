@@ -1,13 +1,16 @@
 // Several workers through the real binary: with `workers: 2` many concurrent sessions come
 // through byte-exact, and both workers serve some of them (SO_REUSEPORT spreads connections by
-// a hash of the client's port), as the per-worker lines of the exit summary show; and both
-// feed one mirror sink without mixing streams.
+// a hash of the client's port), as the per-worker lines of the exit summary show; both feed
+// one mirror sink without mixing streams; and the admin endpoint, scraped while both workers
+// forward, sums their figures.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <future>
 #include <regex>
 
+#include "test/integration/admin_client.hpp"
 #include "test/integration/operations.hpp"
 #include "test/integration/test_backend.hpp"
 
@@ -88,6 +91,61 @@ TEST(WorkersTest, TwoWorkersFeedOneShadowMirrorWithEveryStreamIntact) {
   EXPECT_EQ(stat_value(log, "mirror_dropped_bytes_total"), 0u);
   EXPECT_GT(worker_sessions(log, 0).value_or(0), 0u);
   EXPECT_GT(worker_sessions(log, 1).value_or(0), 0u);
+}
+
+// /metrics is read on the admin thread while both workers write their counters (under
+// ThreadSanitizer too): once the sessions ended it counts every session and byte of both
+// workers, and the access log has one line per session.
+TEST(WorkersTest, AdminMetricsScrapedDuringTrafficSumBothWorkers) {
+  constexpr int kSessions = 32;
+  constexpr std::uint64_t kBytes = 256 * kKiB;
+  TestBackend backend(BackendBehavior::echo());
+  std::string yaml = with_workers(proxy_yaml("splice", {{.backend_port = backend.port()}}), 2);
+  yaml.replace(yaml.find("log: {level: info}\n"), 19,
+               "log: {level: info}\nadmin: {listen: 127.0.0.1:0}\n");
+  ProxyProcess proxy(yaml);
+  const std::uint16_t admin = admin_port(proxy);
+  std::vector<ClientPlan> plans;
+  for (int i = 0; i < kSessions; ++i) {
+    plans.push_back({.send_bytes = kBytes,
+                     .send_seed = static_cast<std::uint64_t>(i + 3),
+                     .send_rate = 2 * kMiB});
+  }
+  auto clients = std::async(std::launch::async,
+                            [&] { return run_clients(proxy.port(), plans, Clock::now() + 120s); });
+  int scrapes = 0;
+  while (clients.wait_for(50ms) != std::future_status::ready) {
+    ASSERT_EQ(http_request(admin, "/metrics").status, 200);
+    ++scrapes;
+  }
+  for (const ClientResult& client : clients.get()) {
+    ASSERT_TRUE(client.complete()) << client.describe();
+    ASSERT_EQ(client.received_sha256, client.sent_sha256);
+  }
+  EXPECT_GT(scrapes, 0);
+  const std::string completed = "spliceproxy_sessions_closed_total{reason=\"completed\"}";
+  std::string text;
+  ASSERT_TRUE(run_until(
+      [&] {
+        text = http_request(admin, "/metrics").body;
+        return metric_value(text, completed) == kSessions;
+      },
+      Clock::now() + 20s, 50ms))
+      << text;
+  EXPECT_EQ(run_promtool_check(text).exit_code, 0) << text;
+  EXPECT_EQ(metric_value(text, "spliceproxy_sessions_accepted_total"), kSessions);
+  EXPECT_EQ(metric_value(text, "spliceproxy_bytes_client_to_backend_total"), kSessions * kBytes);
+  EXPECT_EQ(metric_value(text,
+                         "spliceproxy_listener_bytes_total{listener=\"web\","
+                         "direction=\"backend_to_client\"}"),
+            kSessions * kBytes);
+  EXPECT_EQ(metric_value(text, "spliceproxy_sessions_active"), 0u);
+  ASSERT_EQ(proxy.stop(), 0);
+  const std::string log = proxy.stderr_text();
+  EXPECT_GT(worker_sessions(log, 0).value_or(0), 0u);
+  EXPECT_GT(worker_sessions(log, 1).value_or(0), 0u);
+  const std::string access = proxy.stdout_text();
+  EXPECT_EQ(std::count(access.begin(), access.end(), '\n'), kSessions) << access;
 }
 
 }  // namespace
