@@ -41,8 +41,8 @@ class ProxyHeaderReader {
   ProxyHeaderReader(const ProxyHeaderReader&) = delete;
   ProxyHeaderReader& operator=(const ProxyHeaderReader&) = delete;
 
-  // Takes the accepted versions and header timeout of `listener` (a reload), for the clients
-  // read from now on and those still being read.
+  // Takes the accepted versions and header timeout of `listener` (a reload): the versions for
+  // every header parsed from now on, the timeout for clients accepted from now on.
   void configure(const config::Listener& listener);
   // Takes a just accepted client; `socket_addresses` are what its socket says.
   void read(Socket client, const ClientAddresses& socket_addresses);

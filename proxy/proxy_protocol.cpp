@@ -179,13 +179,14 @@ Result parse_v2(Bytes data) {
   const std::size_t block = address_block_size(family);
   if (proxy && body < block) return invalid(Error::v2_bad_length);
   const std::size_t length = kV2FixedLength + body;
+  if (length > kMaxV2Length) return invalid(Error::v2_too_long);
   if (data.size() < length) return incomplete(length);
-  // LOCAL ignores the address block; a short one is then not an error.
-  const std::size_t skip = std::min(block, body);
-  if (!tlvs_fit(data.subspan(kV2FixedLength + skip, body - skip)))
+  // LOCAL: the receiver discards the whole block (the spec), TLVs or not.
+  if (!proxy) return complete(Version::v2, length);
+  if (!tlvs_fit(data.subspan(kV2FixedLength + block, body - block)))
     return invalid(Error::v2_bad_tlv);
   Result result = complete(Version::v2, length);
-  if (!proxy || (family != kTcp4 && family != kTcp6)) return result;  // no IP address to use
+  if (family != kTcp4 && family != kTcp6) return result;  // no IP address to use
   const Bytes addresses = data.subspan(kV2FixedLength, block);
   const bool ipv6 = family == kTcp6;
   const std::size_t ip = ipv6 ? 16 : 4;

@@ -29,7 +29,10 @@ enum class Accept { v1, v2, any };
 inline constexpr std::size_t kMaxV1Length = 107;
 // Fixed part of a version 2 header: signature, version/command, family/protocol, length.
 inline constexpr std::size_t kV2FixedLength = 16;
-inline constexpr std::size_t kMaxV2Length = kV2FixedLength + 0xffff;
+// The longest version 2 header accepted, TLVs included: the format allows 16 + 65535 bytes,
+// but addresses and the TLVs load balancers send fit in a few hundred, and each client whose
+// header is being read holds a buffer of the announced size.
+inline constexpr std::size_t kMaxV2Length = 4096;
 
 // An IP address and port; `ip` holds 4 (ipv6 false) or 16 bytes in network order.
 struct IpPort {
@@ -62,6 +65,7 @@ struct Addresses {
   X(v2_bad_command, "version 2 command is neither LOCAL nor PROXY")            \
   X(v2_bad_family, "version 2 address family or protocol unknown or not TCP")  \
   X(v2_bad_length, "version 2 length shorter than its addresses")              \
+  X(v2_too_long, "version 2 header longer than 4096 bytes")                    \
   X(v2_bad_tlv, "version 2 TLV overruns the header")
 
 enum class Error {

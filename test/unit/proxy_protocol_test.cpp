@@ -168,13 +168,17 @@ TEST(ProxyProtocol, V2LocalAndUnspecCarryNoAddress) {
   const Bytes local_with_block =
       v2({0x20, 0x11, 0x00, 0x0C, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2});  // LOCAL: ignored
   const Bytes local_short = v2({0x20, 0x11, 0x00, 0x02, 0xAA, 0xBB});    // LOCAL skips the block
+  // LOCAL: the block is discarded, so bytes that are no TLV are not an error either.
+  const Bytes local_padding =
+      v2({0x20, 0x11, 0x00, 0x0E, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2, 0x04, 0x00});
   const Bytes proxy_unspec = v2({0x21, 0x00, 0x00, 0x00});
   const Bytes proxy_unix = [] {
     Bytes d = v2({0x21, 0x31, 0x00, 0xD8});
     d.resize(16 + 216, 0);
     return d;
   }();
-  for (const Bytes& data : {local_with_block, local_short, proxy_unspec, proxy_unix}) {
+  for (const Bytes& data :
+       {local_with_block, local_short, local_padding, proxy_unspec, proxy_unix}) {
     const Result r = parse(data, Accept::any);
     ASSERT_EQ(r.status, Status::complete) << to_string(r.error);
     EXPECT_FALSE(r.has_addresses);
@@ -202,6 +206,8 @@ TEST(ProxyProtocol, MalformedV2HeadersAreRefusedWithTheirReason) {
       {v2({0x21, 0x21, 0x00, 0x0C}), Error::v2_bad_length},
       {tlv_overrun, Error::v2_bad_tlv},
       {tlv_stub, Error::v2_bad_tlv},
+      // 16 + 4081 bytes announced: refused from the fixed part alone, before any buffering.
+      {v2({0x21, 0x11, 0x0F, 0xF1}), Error::v2_too_long},
   };
   for (const auto& [data, error] : cases) {
     const Result r = parse(data, Accept::any);
