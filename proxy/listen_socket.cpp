@@ -71,6 +71,20 @@ UniqueFd bind_one(const config::Listener& listener, const net::Endpoint& endpoin
   return fd;
 }
 
+// Fails like a bind when a socket already listens on `endpoint`. Our sockets share a port
+// through SO_REUSEPORT, which would also let them join the listening sockets of another
+// process of the same user (a second proxy, a stale one) and silently split its clients; a
+// bind without SO_REUSEPORT conflicts with any of them.
+void check_address_free(const config::Listener& listener, const net::Endpoint& endpoint) {
+  UniqueFd probe(::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) fail(listener, "open", errno);
+  const int one = 1;  // as the real sockets: TIME_WAIT connections are no conflict
+  if (::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+    fail(listener, "set SO_REUSEADDR on", errno);
+  if (::bind(probe.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0)
+    fail(listener, "bind", errno);
+}
+
 net::Endpoint bound_endpoint(const config::Listener& listener, int fd) {
   net::Endpoint endpoint;
   socklen_t size = static_cast<socklen_t>(endpoint.capacity());
@@ -84,6 +98,7 @@ net::Endpoint bound_endpoint(const config::Listener& listener, int fd) {
 ListenSockets bind_listen_sockets(const config::Listener& listener, unsigned workers) {
   ListenSockets out;
   const net::Endpoint wanted = net::to_endpoint(listener.listen);
+  if (!listener.listen.is_unix() && listener.listen.port != 0) check_address_free(listener, wanted);
   out.fds.push_back(bind_one(listener, wanted));
   // Port 0: the others bind the port the first one got.
   const net::Endpoint bound = bound_endpoint(listener, out.fds.front().get());

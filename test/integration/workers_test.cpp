@@ -5,6 +5,9 @@
 // forward, sums their figures.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <future>
@@ -91,6 +94,33 @@ TEST(WorkersTest, TwoWorkersFeedOneShadowMirrorWithEveryStreamIntact) {
   EXPECT_EQ(stat_value(log, "mirror_dropped_bytes_total"), 0u);
   EXPECT_GT(worker_sessions(log, 0).value_or(0), 0u);
   EXPECT_GT(worker_sessions(log, 1).value_or(0), 0u);
+}
+
+// SO_REUSEPORT lets sockets of one user share a port: a second proxy on the port the first
+// listens on must still fail to start, rather than silently take some of its clients.
+TEST(WorkersTest, ASecondProxyOnAPortInUseFailsToStart) {
+  TestBackend backend(BackendBehavior::echo());
+  const std::string yaml = proxy_yaml("splice", {{.backend_port = backend.port()}});
+  ProxyProcess first(with_workers(yaml, 2));
+  std::string second = yaml;
+  second.replace(second.find("127.0.0.1:0"), 11, "127.0.0.1:" + std::to_string(first.port()));
+  std::string path = testing::TempDir() + "spliceproxy-second-XXXXXX.yaml";
+  const int fd = ::mkstemps(path.data(), 5);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, second.data(), second.size()), static_cast<ssize_t>(second.size()));
+  ::close(fd);
+  const CommandResult result = run_command({SPLICEPROXY_BINARY, "-c", path}, 20s);
+  ::unlink(path.c_str());
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("listener web: bind 127.0.0.1:" + std::to_string(first.port()) +
+                            ": Address already in use"),
+            std::string::npos)
+      << result.err;
+  // The first proxy still serves every client.
+  const ClientPlan plan{.send_bytes = 64 * kKiB, .send_seed = 5};
+  const ClientResult client = run_client(first.port(), plan, Clock::now() + 20s);
+  ASSERT_TRUE(client.complete()) << client.describe();
+  EXPECT_EQ(client.received_sha256, client.sent_sha256);
 }
 
 // /metrics is read on the admin thread while both workers write their counters (under
