@@ -152,7 +152,16 @@ std::string AdminServer::local_address() const {
 
 void AdminServer::start() {
   do_accept();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    for (;;) {  // a failing handler (bad_alloc) costs its client, not the endpoint or the proxy
+      try {
+        io_.run();
+        break;
+      } catch (const std::exception& error) {
+        log::error("admin: a request failed, serving on: {}", error.what());
+      }
+    }
+  });
 }
 
 void AdminServer::do_accept() {

@@ -6,8 +6,8 @@
 //
 // HTTP/1.1 with keep-alive, GET only (405 otherwise), 404 for unknown paths, requests bounded
 // to kMaxRequestBytes, a deadline on every read and write, at most kMaxConnections at once.
-// The handlers run on the admin thread; they may block briefly (the Server's post to a worker
-// and wait), which delays only other admin clients.
+// The handlers run on the admin thread and never wait for a worker (see server_status.hpp); a
+// slow one delays only other admin clients.
 #pragma once
 
 #include <atomic>

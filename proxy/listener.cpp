@@ -17,9 +17,11 @@ namespace {
 
 constexpr auto kErrorLogInterval = std::chrono::seconds(1);
 
-bool out_of_descriptors(const boost::system::error_code& ec) {
-  return ec == boost::asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory;
+// An error about the one connection being accepted (it was reset or refused by a filter
+// before accept took it): the next accept may well succeed at once.
+bool connection_error(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::connection_aborted ||
+         ec == boost::asio::error::connection_reset || ec.value() == EPROTO || ec.value() == EPERM;
 }
 
 }  // namespace
@@ -33,7 +35,12 @@ Listener::Listener(Worker& worker, std::shared_ptr<const ListenerRoute> route, U
   const boost::asio::generic::stream_protocol protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
   boost::system::error_code ec;
   acceptor_.assign(protocol, fd.get(), ec);
-  if (!ec) fd.release();  // else fd closes here and the acceptor stays closed
+  if (ec) {  // fd closes here; this worker does not accept for the listener
+    log::error("listener {}: worker {} cannot take its socket: {}", route_->listener->name,
+               worker.index(), ec.message());
+  } else {
+    fd.release();
+  }
   set_route(route_);
 }
 
@@ -79,9 +86,10 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
   if (ec) {
     worker_.stats().add(Counter::accept_errors_total);
     log_accept_error(ec);
-    if (!out_of_descriptors(ec)) return do_accept();
-    // Out of descriptors: the pending connection stays in the backlog and would make
-    // accept fail again at once. Pause; sessions that end meanwhile free descriptors.
+    if (connection_error(ec)) return do_accept();
+    // Out of descriptors, the pending connection stays in the backlog and would make accept
+    // fail again at once: pause, sessions that end meanwhile free descriptors. Any other error
+    // may come back at once too: pause rather than spin.
     return accept_after(Clock::now() + Worker::kDescriptorPause);
   }
   worker_.stats().add(Counter::sessions_accepted_total);

@@ -24,10 +24,16 @@ Worker::~Worker() {
 
 void Worker::start(std::function<void()> on_stopped) {
   thread_ = std::thread([this, on_stopped = std::move(on_stopped)] {
-    try {
-      io_.run();
-    } catch (const std::exception& error) {
-      log::error("worker {} stopped: {}", index_, error.what());
+    // A handler that throws (bad_alloc) ends run() but not the worker: its listening sockets
+    // still get their share of new connections, so it must go on serving them. Asio allows
+    // run() again without restart().
+    for (;;) {
+      try {
+        io_.run();
+        break;
+      } catch (const std::exception& error) {
+        log::error("worker {}: a handler failed, serving on: {}", index_, error.what());
+      }
     }
     on_stopped();
   });
