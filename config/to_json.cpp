@@ -58,9 +58,36 @@ void append_node(std::string& out, const YAML::Node& node) {
 
 }  // namespace
 
+// The length of the well-formed UTF-8 sequence at the start of `text` (2 to 4), or 0 (RFC 3629:
+// no overlong form, no surrogate, nothing above U+10FFFF).
+static std::size_t utf8_sequence(std::string_view text) {
+  struct Lead {
+    unsigned char first, last;              // lead bytes of this row
+    std::size_t size;                       // bytes in the sequence
+    unsigned char second_low, second_high;  // the range of the second byte
+  };
+  static constexpr Lead kLeads[] = {
+      {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF}, {0xE1, 0xEC, 3, 0x80, 0xBF},
+      {0xED, 0xED, 3, 0x80, 0x9F}, {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+      {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F},
+  };
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (const Lead& lead : kLeads) {
+    if (byte(0) < lead.first || byte(0) > lead.last) continue;
+    if (text.size() < lead.size || byte(1) < lead.second_low || byte(1) > lead.second_high)
+      return 0;
+    for (std::size_t i = 2; i < lead.size; ++i) {
+      if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+    }
+    return lead.size;
+  }
+  return 0;
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -73,8 +100,13 @@ void append_json_string(std::string& out, std::string_view text) {
       out += "\\r";
     } else if (byte < 0x20) {
       fmt::format_to(std::back_inserter(out), "\\u{:04x}", byte);
-    } else {
+    } else if (byte < 0x80) {
       out += c;
+    } else if (const std::size_t size = utf8_sequence(text.substr(i)); size > 0) {
+      out.append(text.substr(i, size));
+      i += size - 1;
+    } else {
+      out += "\\ufffd";  // not UTF-8 (a path's raw bytes): the replacement character
     }
   }
   out += '"';

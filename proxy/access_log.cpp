@@ -1,6 +1,8 @@
 // AccessLog: the JSON line and the writer thread.
 #include "proxy/access_log.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -107,13 +109,20 @@ void AccessLog::write(const SessionRecord& record) {
   wake_.notify_one();
 }
 
-void AccessLog::stop() {
-  {
-    const std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
+bool AccessLog::stop(std::chrono::milliseconds limit) {
+  if (!thread_.joinable()) return true;
+  std::unique_lock lock(mutex_);
+  stopping_ = true;
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (!finished_cv_.wait_for(lock, limit, [this] { return finished_; })) {
+    log::error("access log: output blocked for {} ms at exit; {} bytes of lines not written",
+               limit.count(), buffer_.size());
+    thread_.detach();
+    return false;
+  }
+  lock.unlock();
+  thread_.join();
+  return true;
 }
 
 void AccessLog::reopen() {
@@ -132,7 +141,11 @@ void AccessLog::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || reopen_ || !buffer_.empty(); });
       reopen = std::exchange(reopen_, false);
-      if (buffer_.empty() && stopping_) return;  // everything written
+      if (buffer_.empty() && stopping_) {  // everything written
+        finished_ = true;
+        finished_cv_.notify_all();
+        return;
+      }
       batch.swap(buffer_);
     }
     if (reopen) reopen_file();
@@ -168,6 +181,11 @@ void AccessLog::write_out(const std::string& data) {
       write_failed_ = true;
       log::error("access log: write failed: {}; further lines are discarded", std::strerror(errno));
     }
+  }
+  if (done < data.size()) {  // discarded after a failed write: dropped lines
+    dropped_.fetch_add(
+        std::count(data.begin() + static_cast<std::ptrdiff_t>(done), data.end(), '\n'),
+        std::memory_order_relaxed);
   }
 }
 

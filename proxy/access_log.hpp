@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -40,8 +41,10 @@ class AccessLog {
   void start();
   // Any thread. Queues the record's line, or drops and counts it when the buffer is full.
   void write(const SessionRecord& record);
-  // Writes what is queued, then ends the writer thread. Idempotent.
-  void stop();
+  // Writes what is queued, then ends the writer thread; idempotent. Returns false when the
+  // output stayed blocked (a stdout nobody reads) for `limit`: the writer thread is then left
+  // blocked and detached, and this object must be leaked, not destroyed, for it to stay valid.
+  bool stop(std::chrono::milliseconds limit = std::chrono::seconds(5));
   // Any thread: the writer reopens the file by its path before its next write (after the file
   // was renamed by log rotation; SIGUSR1). Nothing for stdout. A failed open keeps the old file.
   void reopen();
@@ -62,7 +65,9 @@ class AccessLog {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::string buffer_;
+  std::condition_variable finished_cv_;
   bool stopping_ = false;
+  bool finished_ = false;  // the writer thread wrote everything and returned
   bool reopen_ = false;
   std::thread thread_;
   bool write_failed_ = false;  // writer thread only

@@ -120,9 +120,10 @@ void write_process(Writer& w, const MetricsSnapshot& s) {
   w.single("pipes_in_use", "gauge", "Pipes held by channels now", s.pipes_in_use);
   w.single("pipes_pooled", "gauge", "Empty pipes kept for reuse", s.pipes_pooled);
   w.single("pipe_size_bytes", "gauge", "Capacity the kernel granted each pipe", s.pipe_size_bytes);
-  w.single("access_log_lines_total", "counter", "Access log lines written", s.access_log_lines);
+  w.single("access_log_lines_total", "counter", "Access log lines queued for writing",
+           s.access_log_lines);
   w.single("access_log_dropped_total", "counter",
-           "Access log lines dropped because the output fell behind", s.access_log_dropped);
+           "Access log lines dropped: the output fell behind or failed", s.access_log_dropped);
   // Reload successes and failures are counters of Stats (config_reloads_total,
   // config_reloads_failed_total).
   w.single("config_generation", "gauge", "Configurations loaded so far (1 at start)",

@@ -27,7 +27,8 @@ void Server::start_operations() {
 
 void Server::stop_operations() {
   if (admin_) admin_->stop();
-  if (access_log_) access_log_->stop();
+  // A writer blocked on its output is left to the process exit, its AccessLog with it.
+  if (access_log_ && !access_log_->stop()) (void)access_log_.release();
 }
 
 MetricsSnapshot Server::metrics_snapshot() const {

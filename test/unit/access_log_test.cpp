@@ -49,6 +49,18 @@ TEST(AccessLog, StringsAreJsonEscaped) {
   EXPECT_EQ(line.find('\n'), line.size() - 1);  // one line, whatever the names hold
 }
 
+TEST(AccessLog, Utf8PassesAndOtherHighBytesBecomeTheReplacementCharacter) {
+  SessionRecord r = sample_record();
+  // "é" and "€" are UTF-8; 0xFF, a lone continuation byte, a truncated sequence and an overlong
+  // "/" are not.
+  r.client = "unix:/run/\xC3\xA9\xE2\x82\xAC-\xFF\x80\xE2\x82-\xC0\xAF";
+  const std::string line = format_access_line(r);
+  EXPECT_NE(line.find("\"client\":\"unix:/run/\xC3\xA9\xE2\x82\xAC-\\ufffd\\ufffd\\ufffd\\ufffd-"
+                      "\\ufffd\\ufffd\""),
+            std::string::npos)
+      << line;
+}
+
 TEST(AccessLog, TerminationCodesFollowTheReason) {
   SessionRecord r = sample_record();
   r.server = "127.0.0.1:80";
