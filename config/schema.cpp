@@ -1,6 +1,8 @@
 // Section by section reading of proxy.yaml; see schema.hpp and proxy.yaml.example.
 #include "config/schema.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -45,9 +47,15 @@ std::string parse_unique_name(const YamlNode& node, std::string_view kind, First
   return name;
 }
 
-// `workers: auto`: one per core, within [1, kMaxWorkers] (hardware_concurrency() may be 0).
+// `workers: auto`: one per CPU this process may run on (its affinity mask, as HAProxy counts
+// them: a container's cpuset narrows it, a CPU quota does not), within [1, kMaxWorkers].
 unsigned auto_workers() {
-  return std::clamp(std::thread::hardware_concurrency(), 1u, kMaxWorkers);
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int count = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                        ? CPU_COUNT(&cpus)
+                        : static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(static_cast<unsigned>(std::max(count, 1)), 1u, kMaxWorkers);
 }
 
 // `workers`: an integer from 1 to kMaxWorkers, or "auto".
@@ -100,8 +108,21 @@ Backend parse_backend(const YamlNode& node, FirstSeen& names) {
                    "proxy_protocol"});
   Backend backend;
   backend.name = parse_unique_name(node.at("name"), "backend", names);
-  for (const YamlNode& item : node.at("servers").items("server"))
+  // A server is known by its address (metrics labels, logs): one entry per address, with a
+  // weight for a bigger share.
+  FirstSeen addresses;
+  for (const YamlNode& item : node.at("servers").items("server")) {
     backend.servers.push_back(parse_server(item));
+    const YamlNode address = item.at("address");
+    const auto [first, inserted] =
+        addresses.emplace(backend.servers.back().address.to_string(), address.line());
+    if (!inserted) {
+      address.fail(
+          fmt::format("duplicate server address {} in this backend, first at line {} "
+                      "(give that server a higher weight instead)",
+                      quoted(first->first), first->second));
+    }
+  }
   parse_backend_pool_keys(node, backend);
   return backend;
 }

@@ -193,6 +193,21 @@ TEST(ConfigValidation, DuplicateListenerNamePointsAtTheSecondOne) {
             "at line 2");
 }
 
+TEST(ConfigValidation, DuplicateServerAddressInABackendPointsAtTheSecondOne) {
+  const ConfigError e = error_of(R"(listeners:
+  - {name: web, listen: 127.0.0.1:8080, backend: app}
+backends:
+  - name: app
+    servers:
+      - address: 127.0.0.1:9000
+      - address: 127.0.0.1:9000
+)");
+  EXPECT_EQ(std::string(e.what()),
+            "test.yaml:7:18: backends[0].servers[1].address: duplicate server address "
+            "\"127.0.0.1:9000\" in this backend, first at line 6 (give that server a higher "
+            "weight instead)");
+}
+
 TEST(ConfigValidation, DuplicateBackendNamePointsAtTheSecondOne) {
   const ConfigError e = error_of(std::string(kMinimal) + "  - name: app\n    servers: []\n");
   EXPECT_EQ(std::string(e.what()),
