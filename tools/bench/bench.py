@@ -338,13 +338,17 @@ def run_loadgen(c, mode, conns, seconds, size=64, warmup=None):
     argv = [os.path.join(BIN, "loadgen"), mode, f"{HOST}:{c.port('echo')}", "--conns",
             str(conns), "--size", str(size), "--seconds", str(seconds), "--warmup", str(warmup)]
     try:
+        t0, w0 = cpu_ticks(c.pids()), time.time()
         r = subprocess.run(LOAD_CPUS + argv, capture_output=True, text=True,
                            timeout=seconds + warmup + 150)
+        t1, w1 = cpu_ticks(c.pids()), time.time()
         d = json.loads(r.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
         return {"error": f"loadgen: {e}"}
     if d["requests"] == 0:
         return {"error": f"no completed requests ({d['errors']} errors)"}
+    # The proxy's CPU over the whole run (warm-up included), in cores: 1.0 is one core busy.
+    d["proxy_cores"] = (t1 - t0) / CLK_TCK / (w1 - w0) if c.kind != "direct" else None
     return d
 
 
@@ -469,9 +473,11 @@ def report(results, meta):
 
     if results.get("rr"):
         add("### Request/response ping-pong (loadgen → echo_server)\n")
-        add("Requests/s, median (min–max); p50/p99 latency in µs (median over runs).\n")
-        add("| message | conns | contender | req/s | × direct | × best anchor | p50 µs | p99 µs |")
-        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        add("Requests/s, median (min–max); p50/p99 latency in µs and the proxy's CPU in cores "
+            "(1.0 = one core busy), medians over runs.\n")
+        add("| message | conns | contender | req/s | × direct | × best anchor | p50 µs | p99 µs "
+            "| proxy cores |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for key, rows in results["rr"].items():
             size, conns = key.split("/")
             rps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
@@ -482,8 +488,9 @@ def report(results, meta):
                 r = rows[n]
                 p50 = (r["p50_us"] or {}).get("median")
                 p99 = (r["p99_us"] or {}).get("median")
+                cores = (r.get("proxy_cores") or {}).get("median")
                 add(f"| {size} B | {conns} | {n} | {cell(r['rps'], 0)} | {rd} | {rb} "
-                    f"| {fmt(p50, 0)} | {fmt(p99, 0)} |")
+                    f"| {fmt(p50, 0)} | {fmt(p99, 0)} | {fmt(cores)} |")
         add("")
 
     if results.get("connrate"):
@@ -594,7 +601,8 @@ def main():
                             + (f"{r['rps']:.0f} req/s p50 {r['p50_us']} p99 {r['p99_us']} us"
                                if "rps" in r else r["error"]))
                 results["rr"][f"{size}/{conns}"] = {n: {
-                    k: med_range([r.get(k) for r in rs]) for k in ("rps", "p50_us", "p99_us")}
+                    k: med_range([r.get(k) for r in rs])
+                    for k in ("rps", "p50_us", "p99_us", "proxy_cores")}
                     | {"raw": rs} for n, rs in raw.items()}
 
     if "connrate" in SCENARIOS:
