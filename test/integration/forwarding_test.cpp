@@ -58,25 +58,20 @@ TEST_P(ForwardingTest, HundredConcurrentConnectionsOfRandomSizesArriveIntact) {
   const auto clients = run_clients(proxy.port(), plans, deadline);
   const auto servers = backend.wait_for_results(kConnections, deadline);
 
-  std::vector<std::pair<std::uint64_t, std::string>> sent;
   for (int i = 0; i < kConnections; ++i) {
     const ClientResult& client = clients[static_cast<std::size_t>(i)];
     ASSERT_TRUE(client.complete()) << "connection " << i << ": " << client.describe();
     EXPECT_EQ(client.bytes_sent, plans[static_cast<std::size_t>(i)].send_bytes);
     EXPECT_EQ(client.bytes_received, client.bytes_sent) << "connection " << i;
     EXPECT_EQ(client.received_sha256, client.sent_sha256) << "connection " << i;
-    sent.emplace_back(client.bytes_sent, client.sent_sha256);
   }
   ASSERT_EQ(servers.size(), static_cast<std::size_t>(kConnections));
   EXPECT_EQ(backend.accepted(), static_cast<std::size_t>(kConnections));
-  std::vector<std::pair<std::uint64_t, std::string>> received;
-  for (const auto& server : servers) {
+  for (const auto& server : servers)
     EXPECT_TRUE(server.complete()) << server.describe();
-    received.emplace_back(server.bytes_received, server.received_sha256);
-  }
-  std::sort(sent.begin(), sent.end());
-  std::sort(received.begin(), received.end());
-  EXPECT_EQ(received, sent) << "the backend must see exactly the streams the clients sent";
+  const SortedDigests digests = sorted_digests(clients, servers);
+  EXPECT_EQ(digests.received, digests.sent)
+      << "the backend must see exactly the streams the clients sent";
 }
 
 TEST_P(ForwardingTest, ClientHalfCloseStillReceivesFullReply) {

@@ -127,17 +127,12 @@ TEST_P(MirrorDropTest, ShadowServerReceivesExactlyTheClientsBytes) {
   const auto plans = paced_plans(10, 2 * kMiB, 4 * kMiB, 0x5ad0);
   const auto clients = run_clients(proxy.port(), plans, deadline);
   const auto copies = shadow.wait_for_results(plans.size(), deadline);
-  std::vector<std::string> sent, shadowed;
   for (const ClientResult& client : clients) {
     EXPECT_TRUE(client.complete()) << client.describe();
     EXPECT_EQ(client.received_sha256, client.sent_sha256);
-    sent.push_back(client.sent_sha256);
   }
-  for (const BackendResult& copy : copies)
-    shadowed.push_back(copy.received_sha256);
-  std::sort(sent.begin(), sent.end());
-  std::sort(shadowed.begin(), shadowed.end());
-  EXPECT_EQ(shadowed, sent);
+  const SortedDigests digests = sorted_digests(clients, copies);
+  EXPECT_EQ(digests.received, digests.sent);
   EXPECT_EQ(proxy.stop(), 0);
   EXPECT_EQ(stat_value(proxy.stderr_text(), "mirror_dropped_bytes_total"), 0u);
 }

@@ -324,4 +324,16 @@ Blackhole::Blackhole() {
   filler_ = connect_loopback(port_, Clock::now() + 5s);
 }
 
+SortedDigests sorted_digests(const std::vector<ClientResult>& clients,
+                             const std::vector<BackendResult>& copies) {
+  SortedDigests out;
+  for (const ClientResult& client : clients)
+    out.sent.push_back(client.sent_sha256);
+  for (const BackendResult& copy : copies)
+    out.received.push_back(copy.received_sha256);
+  std::sort(out.sent.begin(), out.sent.end());
+  std::sort(out.received.begin(), out.received.end());
+  return out;
+}
+
 }  // namespace spliceproxy::test

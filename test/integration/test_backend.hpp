@@ -122,4 +122,14 @@ class Blackhole {
   std::uint16_t port_ = 0;
 };
 
+// The SHA-256s of what `clients` sent and of what `copies` (the connections of a shadow
+// backend) received, each list sorted: equal when the shadow got every client's stream whole,
+// in whatever order the connections came.
+struct SortedDigests {
+  std::vector<std::string> sent;
+  std::vector<std::string> received;
+};
+SortedDigests sorted_digests(const std::vector<ClientResult>& clients,
+                             const std::vector<BackendResult>& copies);
+
 }  // namespace spliceproxy::test

@@ -78,17 +78,12 @@ TEST(WorkersTest, TwoWorkersFeedOneShadowMirrorWithEveryStreamIntact) {
   const auto deadline = Clock::now() + 120s;
   const auto clients = run_clients(proxy.port(), plans, deadline);
   const auto copies = shadow.wait_for_results(plans.size(), deadline);
-  std::vector<std::string> sent, shadowed;
   for (const ClientResult& client : clients) {
     ASSERT_TRUE(client.complete()) << client.describe();
     ASSERT_EQ(client.received_sha256, client.sent_sha256);
-    sent.push_back(client.sent_sha256);
   }
-  for (const BackendResult& copy : copies)
-    shadowed.push_back(copy.received_sha256);
-  std::sort(sent.begin(), sent.end());
-  std::sort(shadowed.begin(), shadowed.end());
-  EXPECT_EQ(shadowed, sent);
+  const SortedDigests digests = sorted_digests(clients, copies);
+  EXPECT_EQ(digests.received, digests.sent);
   ASSERT_EQ(proxy.stop(), 0);
   const std::string log = proxy.stderr_text();
   EXPECT_EQ(stat_value(log, "mirror_dropped_bytes_total"), 0u);
