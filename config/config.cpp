@@ -79,6 +79,8 @@ std::string_view to_string(SpliceMode mode) {
       return "splice";
     case SpliceMode::copy:
       return "copy";
+    case SpliceMode::automatic:
+      return "auto";
   }
   return "unknown";
 }

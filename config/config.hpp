@@ -20,7 +20,8 @@ namespace spliceproxy::config {
 using Duration = std::chrono::milliseconds;
 
 enum class LogLevel { debug, info, warn, error };
-enum class SpliceMode { splice, copy };
+// `automatic` is spelled `auto` in the file.
+enum class SpliceMode { splice, copy, automatic };
 // PROXY protocol on a listener (accepted: off, v1, v2 or any) or a backend (sent: off, v1, v2).
 enum class ProxyProtocol { off, v1, v2, any };
 
@@ -139,7 +140,7 @@ struct Backend {
 };
 
 struct SpliceSettings {
-  SpliceMode mode = SpliceMode::splice;
+  SpliceMode mode = SpliceMode::automatic;
   std::size_t pipe_size = 1024 * 1024;  // bytes asked of F_SETPIPE_SZ
 
   friend bool operator==(const SpliceSettings&, const SpliceSettings&) = default;

@@ -73,7 +73,8 @@ SpliceSettings parse_splice(const YamlNode& node) {
   node.expect_map({"mode", "pipe_size"});
   SpliceSettings splice;
   if (auto mode = node.find("mode")) {
-    static constexpr SpliceMode kModes[] = {SpliceMode::splice, SpliceMode::copy};
+    static constexpr SpliceMode kModes[] = {SpliceMode::splice, SpliceMode::copy,
+                                            SpliceMode::automatic};
     splice.mode = parse_enum(*mode, kModes);
   }
   if (auto pipe_size = node.find("pipe_size")) {

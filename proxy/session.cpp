@@ -47,6 +47,10 @@ Session::Session(Worker& worker, config::ConfigPtr config, const config::Listene
       timer_(worker.io()),
       id_(id) {}
 
+Session::~Session() {
+  forget_watches();
+}
+
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
   prepare(client_);
@@ -72,17 +76,40 @@ void Session::on_connect(const boost::system::error_code& ec) {
 void Session::start_channels() {
   const ChannelMode mode = channel_mode();
   if (mirror_) open_mirror();
-  const ChannelContext context{worker_.pipes(), worker_.stats(), *this, weak_from_this(),
-                               mirror_.get()};
-  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode, context);
-  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context);
+  EdgePoller& poller = worker_.poller();
+  const ChannelContext context{.pipes = worker_.pipes(),
+                               .stats = worker_.stats(),
+                               .observer = *this,
+                               .owner = weak_from_this(),
+                               .tap = mirror_.get(),
+                               .scratch = worker_.scratch(),
+                               .poller = &poller};
+  // Each socket joins the poller once; the two channels wait on it in opposite directions.
+  socket_watches_ = {poller.add(client_.native_handle()), poller.add(backend_.native_handle())};
+  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode, context,
+                      socket_watches_);
+  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context,
+                     ChannelWatches{socket_watches_.dst, socket_watches_.src});
   arm_timer(idle_deadline());
   to_backend_->start();
   if (!stopped_) to_client_->start();
 }
 
+void Session::forget_watches() {
+  worker_.poller().remove(std::exchange(socket_watches_.src, 0));
+  worker_.poller().remove(std::exchange(socket_watches_.dst, 0));
+}
+
 ChannelMode Session::channel_mode() const {
-  return config_->splice.mode == config::SpliceMode::copy ? ChannelMode::copy : ChannelMode::splice;
+  switch (config_->splice.mode) {
+    case config::SpliceMode::copy:
+      return ChannelMode::copy;
+    case config::SpliceMode::automatic:
+      return ChannelMode::adaptive;
+    case config::SpliceMode::splice:
+      break;
+  }
+  return ChannelMode::splice;
 }
 
 void Session::arm_timer(Clock::time_point deadline) {
@@ -134,6 +161,7 @@ void Session::stop(CloseReason reason) {
       reporter ? std::optional<SessionRecord>(record(reason)) : std::nullopt;
   if (to_backend_) to_backend_->stop();
   if (to_client_) to_client_->stop();
+  forget_watches();  // before the sockets close and their descriptors can be reused
   timer_.cancel();
   release_server();
   route_.ticket.release();

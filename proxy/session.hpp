@@ -53,6 +53,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
  public:
   Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener, Socket client,
           std::uint64_t id);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Connects to a server of the route's pool, each attempt within the connect timeout and
   // on another server, up to the backend's max_connect_attempts; then forwards both ways.
@@ -84,6 +87,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   // What the access log and the byte totals get when the session ends (session_record.cpp).
   SessionRecord record(CloseReason reason) const;
   void start_channels();
+  void forget_watches();
   // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.
   void send_proxy_header();
   void write_proxy_header();
@@ -103,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   unsigned attempt_ = 0;                    // numbers connect attempts, to ignore stale completions
   std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
   std::vector<std::uint8_t> proxy_header_;  // PROXY protocol header left to write to backend_
+  ChannelWatches socket_watches_;  // {client, backend} in the worker's poller, once forwarding
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

@@ -3,39 +3,42 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace spliceproxy {
 
 using splice_io::Status;
 
 namespace {
 
-// A read under this size that did not fill the room asked for is taken as a message that
-// drained the socket. Bulk reads (loopback and GRO deliver 64 KiB segments) are larger and
-// read again at once: there, waiting would cost more syscalls than the EAGAIN it saves.
-constexpr std::size_t kSmallRead = 16 * 1024;
-
+// A read that left the socket empty: smaller than asked, and small. Waiting then saves the
+// read that would only say EAGAIN; for bulk reads, waiting would cost more than it saves.
 bool drained_by(const splice_io::Result& r, std::size_t wanted) {
-  return r.status == Status::progress && r.bytes < wanted && r.bytes < kSmallRead;
+  return r.status == Status::progress && r.bytes < wanted && r.bytes < SpliceChannel::kSmallRead;
 }
 
 }  // namespace
 
 SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
-                             ChannelContext context)
+                             ChannelContext context, ChannelWatches watches)
     : src_(src),
       dst_(dst),
       direction_(direction),
       mode_(mode),
       context_(std::move(context)),
+      watches_(context_.poller && watches.src && watches.dst ? watches : ChannelWatches{}),
       tap_(context_.tap && context_.tap->mirrors(static_cast<unsigned>(direction)) ? context_.tap
                                                                                    : nullptr) {}
 
 SpliceChannel::~SpliceChannel() {
+  cancel_wait();
   release_pipe();
 }
 
 void SpliceChannel::stop() {
   if (state_ == State::running) state_ = State::done;
+  cancel_wait();
   release_pipe();
 }
 
@@ -56,7 +59,10 @@ void SpliceChannel::pump() {
         case Status::would_block:
           // With bytes buffered, EAGAIN may mean the pipe is out of slots rather than the
           // socket being empty (SPLICE-NOTES): drain below, then read again.
-          if (buffered() == 0) return wait(src_, false);
+          if (buffered() == 0) {
+            if (wait(src_, false)) return;
+            continue;  // an edge came meanwhile: read again
+          }
           break;
         case Status::unsupported:
           if (!fall_back_to_copy()) return fail(Side::source, in);
@@ -70,67 +76,112 @@ void SpliceChannel::pump() {
       out = drain();
       if (out.status == Status::progress) moved = true;
     }
+    keep_leftover();
     if (moved) last_progress_ = Clock::now();
-    if (out.status == Status::would_block && buffered() > 0) return wait(dst_, true);
+    if (out.status == Status::would_block && buffered() > 0) {
+      if (wait(dst_, true)) return;
+      continue;
+    }
     if (out.status != Status::progress && out.status != Status::would_block)
       return fail(Side::destination, out);
     if (src_eof_ && buffered() == 0) return finish();
     // The last read was a small message that left the socket empty: rather than read again
-    // for an EAGAIN, wait. Starting a wait re-arms the descriptor (EPOLL_CTL_MOD), so bytes
-    // that arrived meanwhile complete it at once.
-    if (source_drained_ && buffered() == 0) return wait(src_, false);
+    // for an EAGAIN, wait. Bytes that arrived meanwhile complete the wait at once (Asio
+    // re-arms the descriptor; the poller remembers the edge).
+    if (source_drained_ && buffered() == 0) {
+      if (wait(src_, false)) return;
+      continue;
+    }
     if (!moved) return;
   }
 }
 
-// Reads from the source into the buffer: one splice into the pipe (taking a pipe from the
-// pool first) or one recv into the user buffer.
-splice_io::Result SpliceChannel::fill() {
-  if (mode_ == ChannelMode::splice) {
-    if (!pipe_) {
-      pipe_ = context_.pipes.acquire();
-      if (!pipe_) return {0, Status::unsupported, EMFILE};
-    }
-    const std::size_t wanted = room();
-    const splice_io::Result r =
-        splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), wanted);
-    source_drained_ = drained_by(r, wanted);
-    if (r.status == Status::progress) {
-      bytes_in_pipe_ += r.bytes;
-      if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
-    }
-    return r;
+// Which path the next read takes (see the header): a path holding bytes keeps the flow.
+bool SpliceChannel::reads_into_pipe() const {
+  switch (mode_) {
+    case ChannelMode::splice:
+      return true;
+    case ChannelMode::copy:
+      return false;
+    case ChannelMode::adaptive:
+      break;
   }
-  if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kCopyBufferSize);
-  if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
-  const std::size_t wanted = kCopyBufferSize - buffer_end_;
+  if (bytes_in_pipe_ > 0) return true;
+  if (buffer_end_ > buffer_begin_) return false;
+  return bulk_;
+}
+
+// Reads from the source once, into the pipe or the copy buffer.
+splice_io::Result SpliceChannel::fill() {
+  return reads_into_pipe() ? fill_pipe() : fill_buffer();
+}
+
+// One splice into the pipe, taking a pipe from the pool first.
+splice_io::Result SpliceChannel::fill_pipe() {
+  if (!pipe_) {
+    pipe_ = context_.pipes.acquire();
+    if (!pipe_) return {0, Status::unsupported, EMFILE};
+  }
+  const std::size_t wanted = room();
   const splice_io::Result r =
-      splice_io::read_some(src_.native_handle(), {buffer_.get() + buffer_end_, wanted});
-  source_drained_ = drained_by(r, wanted);
+      splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), wanted);
+  // A short splice may have stopped at the pipe's slot limit: only Asio's wait, which re-arms
+  // the descriptor, may follow it without an EAGAIN first (see edge_poller.hpp).
+  note_read(r, wanted, !watches_.src);
   if (r.status == Status::progress) {
-    if (tap_)
-      tap_->write(static_cast<unsigned>(direction_), {buffer_.get() + buffer_end_, r.bytes});
+    bytes_in_pipe_ += r.bytes;
+    if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
+  }
+  return r;
+}
+
+// One recv: into the channel's own buffer if it holds one, else into the worker's scratch.
+splice_io::Result SpliceChannel::fill_buffer() {
+  if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
+  area_ = held_ ? held_.get() : context_.scratch.data();
+  const std::size_t size =
+      held_ ? kCopyBufferSize : std::min(context_.scratch.size(), kCopyBufferSize);
+  const std::size_t wanted = size - buffer_end_;
+  const splice_io::Result r =
+      splice_io::read_some(src_.native_handle(), {area_ + buffer_end_, wanted});
+  note_read(r, wanted, true);
+  if (r.status == Status::progress) {
+    if (tap_) tap_->write(static_cast<unsigned>(direction_), {area_ + buffer_end_, r.bytes});
     buffer_end_ += r.bytes;
   }
   return r;
 }
 
+// Classifies a read: whether it may be taken as having drained the socket (`may_skip_eagain`:
+// the wait that follows needs no EAGAIN first), and (mode adaptive) whether the flow is bulk.
+void SpliceChannel::note_read(const splice_io::Result& read, std::size_t wanted,
+                              bool may_skip_eagain) {
+  const bool small = drained_by(read, wanted);
+  source_drained_ = small && may_skip_eagain;
+  if (read.status != Status::progress) return;
+  if (read.bytes >= kSmallRead) {
+    bulk_ = true;
+    small_reads_ = 0;
+  } else if (small && ++small_reads_ >= kSmallReadsToCopy) {
+    bulk_ = false;
+  }
+}
+
 // Writes buffered bytes to the destination and counts them.
 splice_io::Result SpliceChannel::drain() {
+  const bool spliced = bytes_in_pipe_ > 0;
   splice_io::Result r;
-  if (mode_ == ChannelMode::splice) {
+  if (spliced) {
     r = splice_io::splice_move(pipe_->read_fd(), dst_.native_handle(), bytes_in_pipe_);
     if (r.status == Status::progress) bytes_in_pipe_ -= r.bytes;
   } else {
     r = splice_io::write_some(dst_.native_handle(),
-                              {buffer_.get() + buffer_begin_, buffer_end_ - buffer_begin_});
+                              {area_ + buffer_begin_, buffer_end_ - buffer_begin_});
     if (r.status == Status::progress) buffer_begin_ += r.bytes;
   }
   if (r.status != Status::progress) return r;
   bytes_forwarded_ += r.bytes;
-  context_.stats.add(
-      mode_ == ChannelMode::splice ? Counter::bytes_spliced_total : Counter::bytes_copied_total,
-      r.bytes);
+  context_.stats.add(spliced ? Counter::bytes_spliced_total : Counter::bytes_copied_total, r.bytes);
   context_.stats.add(direction_ == Direction::client_to_backend
                          ? Counter::bytes_client_to_backend_total
                          : Counter::bytes_backend_to_client_total,
@@ -138,14 +189,29 @@ splice_io::Result SpliceChannel::drain() {
   return r;
 }
 
+// Ends a round of pump(): bytes still in the scratch buffer move to the channel's own buffer.
+void SpliceChannel::keep_leftover() {
+  if (area_ == nullptr || area_ == held_.get()) return;
+  const std::size_t pending = buffer_end_ - buffer_begin_;
+  if (pending > 0) {
+    held_ = std::make_unique_for_overwrite<std::byte[]>(kCopyBufferSize);
+    std::memcpy(held_.get(), area_ + buffer_begin_, pending);
+  }
+  area_ = pending > 0 ? held_.get() : nullptr;
+  buffer_begin_ = 0;
+  buffer_end_ = pending;
+}
+
 std::size_t SpliceChannel::buffered() const {
-  return mode_ == ChannelMode::splice ? bytes_in_pipe_ : buffer_end_ - buffer_begin_;
+  return bytes_in_pipe_ + (buffer_end_ - buffer_begin_);
 }
 
 std::size_t SpliceChannel::room() const {
-  // The user buffer refills from its start only once it is empty.
-  if (mode_ == ChannelMode::copy)
-    return buffered() == 0 ? kCopyBufferSize : kCopyBufferSize - buffer_end_;
+  // The copy buffer refills from its start only once it is empty.
+  if (!reads_into_pipe()) {
+    if (!held_) return std::min(context_.scratch.size(), kCopyBufferSize);
+    return buffer_end_ == buffer_begin_ ? kCopyBufferSize : kCopyBufferSize - buffer_end_;
+  }
   // Without a pipe yet, any positive room lets fill() take one from the pool. A mirrored
   // channel reads only into an empty pipe: tee copies from the head (see the header).
   if (tap_ && bytes_in_pipe_ > 0) return 0;
@@ -155,7 +221,7 @@ std::size_t SpliceChannel::room() const {
 // Splice was refused (unsupported descriptor pair, or no pipe to be had). Copying carries
 // on only if no byte is stuck in a pipe; returns false when the channel must fail instead.
 bool SpliceChannel::fall_back_to_copy() {
-  if (mode_ != ChannelMode::splice || bytes_in_pipe_ != 0) return false;
+  if (mode_ == ChannelMode::copy || bytes_in_pipe_ != 0) return false;
   release_pipe();
   mode_ = ChannelMode::copy;
   context_.stats.add(Counter::splice_fallbacks_total);
@@ -169,18 +235,29 @@ void SpliceChannel::release_pipe() {
   bytes_in_pipe_ = 0;
 }
 
-void SpliceChannel::wait(Socket& socket, bool writable) {
+// Starts a wait; returns false when the socket turned out ready already (the poller saw an
+// edge since the last wait), for the caller to try again.
+bool SpliceChannel::wait(Socket& socket, bool writable) {
   // An idle channel holds no pipe and no copy buffer (a wait for readability means both are
   // empty): thousands of idle connections cost no buffer memory.
   if (!writable) {
     release_pipe();
-    buffer_.reset();
+    held_.reset();
+    area_ = nullptr;
+    buffer_begin_ = buffer_end_ = 0;
     source_drained_ = false;
+  }
+  if (watches_.src) {
+    if (!context_.poller->wait(writable ? watches_.dst : watches_.src, writable, this))
+      return false;
+    waiting_ = true;
+    return true;
   }
   waiting_ = true;
   socket.async_wait(writable ? Socket::wait_write : Socket::wait_read,
                     [this, writable, owner = context_.owner.lock()](
                         const boost::system::error_code& ec) { on_wait(writable, ec); });
+  return true;
 }
 
 void SpliceChannel::on_wait(bool writable, const boost::system::error_code& ec) {
@@ -191,6 +268,21 @@ void SpliceChannel::on_wait(bool writable, const boost::system::error_code& ec) 
     return fail(writable ? Side::destination : Side::source, {0, Status::error, ec.value()});
   }
   pump();
+}
+
+// From the poller: errors and hang-ups come as readiness, the next syscall reports them.
+void SpliceChannel::on_ready(bool writable) {
+  const auto owner = context_.owner.lock();  // the session outlives this call
+  if (!owner) return;
+  on_wait(writable, {});
+}
+
+// A poller wait pending on a channel that stops or goes away is withdrawn; an Asio wait
+// completes as a no-op once the socket closes.
+void SpliceChannel::cancel_wait() {
+  if (!watches_.src || !waiting_) return;
+  context_.poller->cancel(watches_.src, false, this);
+  context_.poller->cancel(watches_.dst, true, this);
 }
 
 void SpliceChannel::finish() {

@@ -21,11 +21,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
 
 #include "config/config.hpp"
+#include "proxy/edge_poller.hpp"
 #include "proxy/pipe_pool.hpp"
 #include "proxy/stats.hpp"
 #include "proxy/unique_fd.hpp"
@@ -60,6 +62,10 @@ class Worker {
   unsigned index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
   PipePool& pipes() { return pipes_; }
+  // The buffer copy-path reads of this worker's channels land in (see splice_channel.hpp).
+  std::span<std::byte> scratch() { return {scratch_.get(), kScratchSize}; }
+  // Readiness of the sessions' sockets once they forward (see edge_poller.hpp).
+  EdgePoller& poller() { return poller_; }
   Stats& stats() { return stats_; }
   // Any thread (see stats.hpp).
   const Stats& stats() const { return stats_; }
@@ -100,7 +106,10 @@ class Worker {
   MirrorSet* const mirrors_;
   Stats stats_;
   PipePool pipes_;
+  static constexpr std::size_t kScratchSize = 64 * 1024;
+  std::unique_ptr<std::byte[]> scratch_ = std::make_unique_for_overwrite<std::byte[]>(kScratchSize);
   boost::asio::io_context io_{1};
+  EdgePoller poller_{io_};  // after io_, before the sessions whose sockets it holds
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   std::uint64_t sessions_started_ = 0;
   std::atomic<std::size_t> live_{0};  // sessions_.size(), for other threads

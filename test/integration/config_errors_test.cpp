@@ -132,7 +132,7 @@ TEST(ConfigCheck, GoodFilePrintsTheEffectiveConfig) {
   const CommandResult result = check(file.path());
   EXPECT_EQ(result.exit_code, 0) << result.err;
   for (const char* line :
-       {"workers: 1\n", "  level: info\n", "  mode: splice\n", "  pipe_size: 1MiB\n",
+       {"workers: 1\n", "  level: info\n", "  mode: auto\n", "  pipe_size: 1MiB\n",
         "    listen: 127.0.0.1:0\n", "      connect: 5s\n", "      idle: 5m\n",
         "      - address: 127.0.0.1:9000\n"}) {
     EXPECT_NE(result.out.find(line), std::string::npos) << "missing " << line << "in\n"

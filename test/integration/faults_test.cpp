@@ -173,7 +173,7 @@ TEST_P(FaultsTest, IdleSessionIsClosedAfterIdleTimeout) {
   EXPECT_FALSE(servers[0].stopped);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, FaultsTest, ::testing::Values("splice", "copy"), mode_name);
+INSTANTIATE_TEST_SUITE_P(Modes, FaultsTest, ::testing::Values("splice", "copy", "auto"), mode_name);
 
 }  // namespace
 }  // namespace spliceproxy::test

@@ -151,12 +151,18 @@ TEST_P(ForwardingTest, DataPathFollowsConfiguredMode) {
   if (GetParam() == "splice") {
     EXPECT_GT(*spliced, 0u);
     EXPECT_EQ(stat_value(err, "splice_fallbacks_total"), std::optional<std::uint64_t>(0));
+  } else if (GetParam() == "auto") {
+    // Each direction's first read is copied; the bulk that follows is spliced.
+    EXPECT_GT(*copied, 0u);
+    EXPECT_GT(*spliced, kBytes);
+    EXPECT_EQ(stat_value(err, "splice_fallbacks_total"), std::optional<std::uint64_t>(0));
   } else {
     EXPECT_EQ(*spliced, 0u);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ForwardingTest, ::testing::Values("splice", "copy"), mode_name);
+INSTANTIATE_TEST_SUITE_P(Modes, ForwardingTest, ::testing::Values("splice", "copy", "auto"),
+                         mode_name);
 
 }  // namespace
 }  // namespace spliceproxy::test

@@ -108,7 +108,8 @@ TEST_P(MirrorCaptureTest, RotatedCaptureIsFilesEachReadableByTshark) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, MirrorCaptureTest, ::testing::Values("splice", "copy"), mode_name);
+INSTANTIATE_TEST_SUITE_P(Modes, MirrorCaptureTest, ::testing::Values("splice", "copy", "auto"),
+                         mode_name);
 
 }  // namespace
 }  // namespace spliceproxy::test

@@ -1,5 +1,5 @@
 // The fixture the engine's integration suites share: each test runs once per data path mode
-// (the parameter, "splice" or "copy"), starts its own proxy, and ends by stopping it and
+// (the parameter: "splice", "copy" or "auto"), starts its own proxy, and ends by stopping it and
 // expecting a clean exit (status 0: no crash, no sanitizer report). When a test fails, the
 // proxy's stderr is printed with it.
 #pragma once

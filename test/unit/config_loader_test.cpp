@@ -26,7 +26,7 @@ TEST(ConfigLoader, MinimalConfigGetsEveryDefault) {
   EXPECT_EQ(config.workers, 1u);
   EXPECT_EQ(config.drain_timeout, seconds(25));
   EXPECT_EQ(config.log.level, LogLevel::info);
-  EXPECT_EQ(config.splice.mode, SpliceMode::splice);
+  EXPECT_EQ(config.splice.mode, SpliceMode::automatic);
   EXPECT_EQ(config.splice.pipe_size, 1024u * 1024);
   ASSERT_EQ(config.listeners.size(), 1u);
   const Listener& web = config.listeners[0];
@@ -95,13 +95,20 @@ TEST(ConfigLoader, AddressToStringBracketsIpv6) {
 TEST(ConfigLoader, EnumsPrintAsInYaml) {
   EXPECT_EQ(to_string(LogLevel::warn), "warn");
   EXPECT_EQ(to_string(SpliceMode::copy), "copy");
+  EXPECT_EQ(to_string(SpliceMode::automatic), "auto");
+}
+
+TEST(ConfigLoader, SpliceModeAutoIsParsed) {
+  const Config config =
+      load_config_string("splice: {mode: auto}\n" + std::string(test::kMinimal), "t");
+  EXPECT_EQ(config.splice.mode, SpliceMode::automatic);
 }
 
 TEST(ConfigLoader, ToYamlFillsInDefaultsInNicestUnits) {
   const std::string yaml = to_yaml(load_config_string(test::kMinimal, "t"));
   EXPECT_NE(yaml.find("workers: 1\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("  level: info\n"), std::string::npos) << yaml;
-  EXPECT_NE(yaml.find("  mode: splice\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  mode: auto\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("  pipe_size: 1MiB\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("      connect: 5s\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("      idle: 5m\n"), std::string::npos) << yaml;
@@ -128,7 +135,7 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   EXPECT_EQ(config.source, kExample);
   EXPECT_EQ(config.workers, 1u);
   EXPECT_EQ(config.log.level, LogLevel::info);
-  EXPECT_EQ(config.splice, (SpliceSettings{SpliceMode::splice, 1024 * 1024}));
+  EXPECT_EQ(config.splice, (SpliceSettings{SpliceMode::automatic, 1024 * 1024}));
   ASSERT_EQ(config.listeners.size(), 1u);
   Listener web;
   web.name = "web";

@@ -99,7 +99,7 @@ TEST(ConfigValues, UnknownLogLevelListsTheLevels) {
 TEST(ConfigValues, UnknownSpliceModeListsTheModes) {
   const ConfigError e = error_of("splice:\n  mode: zero-copy\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
-            "test.yaml:2:9: splice.mode: expected one of splice, copy, got \"zero-copy\"");
+            "test.yaml:2:9: splice.mode: expected one of splice, copy, auto, got \"zero-copy\"");
 }
 
 TEST(ConfigValues, PipeSizeBelowMinimumIsOutOfRange) {

@@ -216,7 +216,7 @@ class Contender:
         return open(os.path.join(self.work, f"{self.name}.log"), "w")
 
     def _start_spliceproxy(self):
-        mode = "copy" if self.name.endswith("copy") else "splice"
+        mode = {"copy": "copy", "auto": "auto"}.get(self.name.split("-")[1], "splice")
         workers = 2 if self.name.endswith("-w2") else 1
         # No access log: the other contenders log nothing per connection either.
         text = f"workers: {workers}\nlog:\n  level: warn\n  access: \"off\"\n"
@@ -275,9 +275,12 @@ CONTENDER_KINDS = [
     ("direct", "direct"),
     ("spliceproxy-splice", "spliceproxy"),
     ("spliceproxy-copy", "spliceproxy"),
+    # splice.mode auto: copies small reads, splices once a flow proves bulk.
+    ("spliceproxy-auto", "spliceproxy"),
     # Two workers (SO_REUSEPORT). Pinned (PIN=1) both share the proxy's one core, which shows
     # what a second worker costs; PIN=0 lets them spread.
     ("spliceproxy-splice-w2", "spliceproxy"),
+    ("spliceproxy-auto-w2", "spliceproxy"),
     ("haproxy-splice", "haproxy"),
     ("haproxy-splice-auto", "haproxy"),
     ("haproxy-nosplice", "haproxy"),

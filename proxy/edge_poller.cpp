@@ -1,0 +1,130 @@
+// EdgePoller: the set, the slots and the dispatch of one batch of events.
+#include "proxy/edge_poller.hpp"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <exception>
+#include <utility>
+
+#include "proxy/log.hpp"
+
+namespace spliceproxy {
+namespace {
+
+// Events taken per reactor round; more stay in the set, which is then readable again.
+constexpr int kBatch = 256;
+
+constexpr std::uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t kHangUp = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
+std::uint32_t slot_of(EdgePoller::Id id) {
+  return static_cast<std::uint32_t>(id) - 1;
+}
+
+}  // namespace
+
+EdgePoller::EdgePoller(boost::asio::io_context& io) : set_(io) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd >= 0) set_.assign(fd);
+}
+
+EdgePoller::Id EdgePoller::add(int fd) {
+  if (!set_.is_open()) return 0;
+  std::uint32_t slot;
+  if (free_.empty()) {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_.back();
+    free_.pop_back();
+  }
+  Slot& s = slots_[slot];
+  const Id id = (static_cast<Id>(s.generation) << 32) | (slot + 1);
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = id;
+  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
+    free_.push_back(slot);
+    return 0;
+  }
+  s.used = true;
+  s.edge[0] = s.edge[1] = false;
+  if (registered_++ == 0 && !armed_) arm();
+  return id;
+}
+
+void EdgePoller::remove(Id id) {
+  Slot* s = find(id);
+  if (!s) return;
+  *s = Slot{s->generation + 1};
+  free_.push_back(slot_of(id));
+  // With no socket left, no wait may keep the io_context running (a draining worker stops
+  // when its last session ends).
+  if (--registered_ == 0 && armed_) set_.cancel();
+}
+
+bool EdgePoller::wait(Id id, bool writable, Waiter* waiter) {
+  Slot* s = find(id);
+  if (!s) return false;
+  if (std::exchange(s->edge[writable], false)) return false;
+  s->waiter[writable] = waiter;
+  return true;
+}
+
+void EdgePoller::cancel(Id id, bool writable, Waiter* waiter) {
+  Slot* s = find(id);
+  if (s && s->waiter[writable] == waiter) s->waiter[writable] = nullptr;
+}
+
+EdgePoller::Slot* EdgePoller::find(Id id) {
+  const std::uint32_t slot = slot_of(id);
+  if (id == 0 || slot >= slots_.size()) return nullptr;
+  Slot& s = slots_[slot];
+  return s.used && s.generation == static_cast<std::uint32_t>(id >> 32) ? &s : nullptr;
+}
+
+void EdgePoller::arm() {
+  armed_ = true;
+  set_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                  [this](const boost::system::error_code& ec) { on_ready_set(ec); });
+}
+
+void EdgePoller::on_ready_set(const boost::system::error_code& ec) {
+  armed_ = false;
+  if (!ec) {
+    epoll_event events[kBatch];
+    int n;
+    do {
+      n = ::epoll_wait(set_.native_handle(), events, kBatch, 0);
+    } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; ++i)
+      dispatch(events[i].data.u64, events[i].events);
+  }
+  if (registered_ > 0 && !armed_) arm();
+}
+
+// Wakes the socket's reader and writer the event concerns, or notes the edge for the next
+// wait. A waiter may remove this id or others (its session ended): every step looks it up.
+void EdgePoller::dispatch(Id id, std::uint32_t events) {
+  for (const bool writable : {false, true}) {
+    if (!(events & (writable ? kWritable : kReadable))) continue;
+    Slot* s = find(id);
+    if (!s) return;
+    Waiter* waiter = std::exchange(s->waiter[writable], nullptr);
+    // A hang-up or error stays noted even for a waiter woken now: its next syscall may still
+    // succeed (a short read of the last bytes before a FIN), and no further edge will come.
+    s->edge[writable] = !waiter || (events & kHangUp);
+    if (!waiter) continue;
+    // A waiter that throws (bad_alloc) costs its own session at most: the rest of the batch,
+    // edges no later round would report again, must still be dispatched.
+    try {
+      waiter->on_ready(writable);
+    } catch (const std::exception& error) {
+      log::error("a forwarding handler failed: {}", error.what());
+    }
+  }
+}
+
+}  // namespace spliceproxy
