@@ -15,9 +15,13 @@ namespace {
 // Events taken per reactor round; more stay in the set, which is then readable again.
 constexpr int kBatch = 256;
 
-constexpr std::uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t kReadable = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr std::uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
-constexpr std::uint32_t kHangUp = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+// Edges that stay noted after waking a waiter, per direction: no edge follows them, and the
+// waiter's next syscall may still succeed (a short read before a FIN, or before an urgent mark,
+// where recv stops although bytes follow).
+constexpr std::uint32_t kSticky[2] = {EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR,
+                                      EPOLLHUP | EPOLLERR};
 
 std::uint32_t slot_of(EdgePoller::Id id) {
   return static_cast<std::uint32_t>(id) - 1;
@@ -36,6 +40,7 @@ EdgePoller::Id EdgePoller::add(int fd) {
   if (free_.empty()) {
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
+    free_.reserve(slots_.capacity());  // remove() then never allocates
   } else {
     slot = free_.back();
     free_.pop_back();
@@ -43,7 +48,7 @@ EdgePoller::Id EdgePoller::add(int fd) {
   Slot& s = slots_[slot];
   const Id id = (static_cast<Id>(s.generation) << 32) | (slot + 1);
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   event.data.u64 = id;
   if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
     free_.push_back(slot);
@@ -67,7 +72,7 @@ void EdgePoller::remove(Id id) {
 
 bool EdgePoller::wait(Id id, bool writable, Waiter* waiter) {
   Slot* s = find(id);
-  if (!s) return false;
+  if (!s) return true;  // a forgotten socket: its waiter is never called (and never spins)
   if (std::exchange(s->edge[writable], false)) return false;
   s->waiter[writable] = waiter;
   return true;
@@ -86,9 +91,9 @@ EdgePoller::Slot* EdgePoller::find(Id id) {
 }
 
 void EdgePoller::arm() {
-  armed_ = true;
   set_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                   [this](const boost::system::error_code& ec) { on_ready_set(ec); });
+  armed_ = true;
 }
 
 void EdgePoller::on_ready_set(const boost::system::error_code& ec) {
@@ -113,17 +118,22 @@ void EdgePoller::dispatch(Id id, std::uint32_t events) {
     Slot* s = find(id);
     if (!s) return;
     Waiter* waiter = std::exchange(s->waiter[writable], nullptr);
-    // A hang-up or error stays noted even for a waiter woken now: its next syscall may still
-    // succeed (a short read of the last bytes before a FIN), and no further edge will come.
-    s->edge[writable] = !waiter || (events & kHangUp);
-    if (!waiter) continue;
-    // A waiter that throws (bad_alloc) costs its own session at most: the rest of the batch,
-    // edges no later round would report again, must still be dispatched.
+    s->edge[writable] = !waiter || (events & kSticky[writable]);
+    if (waiter) wake(*waiter, writable);
+  }
+}
+
+// A waiter that throws (bad_alloc) costs its own session at most: the rest of the batch holds
+// edges no later round reports again, so nothing may escape into the reactor loop.
+void EdgePoller::wake(Waiter& waiter, bool writable) noexcept {
+  try {
+    waiter.on_ready(writable);
+  } catch (const std::exception& error) {
     try {
-      waiter->on_ready(writable);
-    } catch (const std::exception& error) {
       log::error("a forwarding handler failed: {}", error.what());
+    } catch (...) {
     }
+  } catch (...) {
   }
 }
 

@@ -12,11 +12,12 @@
 //
 // Edge-triggered is enough with two rules. An edge nobody waited for is remembered, and the
 // next wait in that direction returns "ready" at once: a waiter whose event went by while it
-// waited on the other socket loses nothing. A hang-up or error is remembered even when it
-// woke a waiter, since no edge follows it. A waiter may wait without having seen EAGAIN only
-// when its last read proves the socket empty: a short recv (it takes every queued byte), not a
-// short splice (a pipe out of slots ends it early). At worst a wake-up is spurious: one
-// syscall says EAGAIN.
+// waited on the other socket loses nothing. A hang-up, an error or urgent data (EPOLLPRI) is
+// remembered even when it woke a waiter, since no edge follows it. A waiter may wait without
+// having seen EAGAIN only when its last read proves the socket empty: a short recv (it takes
+// every queued byte, but stops at a FIN or an urgent mark: hence the second rule), not a short
+// splice (a pipe out of slots ends it early). At worst a wake-up is spurious: one syscall says
+// EAGAIN.
 //
 // One thread: the worker's. Waiters are called from the io_context, never from wait().
 #pragma once
@@ -55,7 +56,8 @@ class EdgePoller {
 
   // Registers `waiter` for one wake-up in that direction, once the socket is readable
   // (writable), hung up or in error. Returns false, registering nothing, when an edge in that
-  // direction came since the last wait: the caller tries its syscall again instead.
+  // direction came since the last wait: the caller tries its syscall again instead. For an
+  // id removed already, registers nothing and returns true.
   bool wait(Id id, bool writable, Waiter* waiter);
   // Unregisters `waiter` if it waits on `id` in that direction.
   void cancel(Id id, bool writable, Waiter* waiter);
@@ -74,6 +76,7 @@ class EdgePoller {
   void arm();
   void on_ready_set(const boost::system::error_code& ec);
   void dispatch(Id id, std::uint32_t events);
+  static void wake(Waiter& waiter, bool writable) noexcept;
 
   boost::asio::posix::stream_descriptor set_;
   std::vector<Slot> slots_;

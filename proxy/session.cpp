@@ -85,7 +85,8 @@ void Session::start_channels() {
                                .scratch = worker_.scratch(),
                                .poller = &poller};
   // Each socket joins the poller once; the two channels wait on it in opposite directions.
-  socket_watches_ = {poller.add(client_.native_handle()), poller.add(backend_.native_handle())};
+  socket_watches_.src = poller.add(client_.native_handle());
+  socket_watches_.dst = poller.add(backend_.native_handle());
   to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode, context,
                       socket_watches_);
   to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context,
@@ -95,7 +96,10 @@ void Session::start_channels() {
   if (!stopped_) to_client_->start();
 }
 
+// A session that ends in the io_context's destructor was stopped before: it has no ids left
+// and must not touch the poller, which is gone by then.
 void Session::forget_watches() {
+  if (!socket_watches_.src && !socket_watches_.dst) return;
   worker_.poller().remove(std::exchange(socket_watches_.src, 0));
   worker_.poller().remove(std::exchange(socket_watches_.dst, 0));
 }

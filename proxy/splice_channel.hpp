@@ -8,7 +8,8 @@
 // Mode splice always takes the pipe path, mode copy (and any channel after a fallback) the
 // copy path. Mode adaptive copies while the flow's reads are small (messages: a recv and a
 // send cost less than two splices and a pipe) and splices once a read proves the flow bulk
-// (kSmallRead or more), returning to copying after kSmallReadsToCopy small reads in a row.
+// (kSmallRead or more), returning to copying after kSmallReadsToCopy small reads with no
+// large one between.
 // It switches only while the path it leaves holds no byte, so the order is kept.
 //
 // The copy path reads into the worker's scratch buffer and sends from it at once; only bytes
@@ -93,7 +94,7 @@ class SpliceChannel : private EdgePoller::Waiter {
   // A read under this size that did not fill the room asked for is a small read: a message
   // that drained the socket. Bulk reads (loopback and GRO deliver 64 KiB segments) are larger.
   static constexpr std::size_t kSmallRead = 16 * 1024;
-  // Mode adaptive: small reads in a row after which a bulk flow goes back to copying.
+  // Mode adaptive: small reads (no large one between) after which a bulk flow copies again.
   static constexpr unsigned kSmallReadsToCopy = 4;
 
   SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,

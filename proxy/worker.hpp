@@ -7,9 +7,10 @@
 //
 // Destruction order (members are destroyed in reverse): the session registry and acceptors
 // first, while the io_context still exists (their sockets and timers belong to it); then the
-// io_context, whose destructor destroys the handlers still queued, and with them sessions that
-// hold pipes; the pipe pool and the counters those sessions give pipes back to and count in go
-// last.
+// poller (sessions still registered in it are gone by now; those a queued handler keeps alive
+// were stopped and have left it); then the io_context, whose destructor destroys the handlers
+// still queued, and with them sessions that hold pipes; the pipe pool and the counters those
+// sessions give pipes back to and count in go last.
 #pragma once
 
 #include <atomic>

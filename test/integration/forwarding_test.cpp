@@ -152,9 +152,9 @@ TEST_P(ForwardingTest, DataPathFollowsConfiguredMode) {
     EXPECT_GT(*spliced, 0u);
     EXPECT_EQ(stat_value(err, "splice_fallbacks_total"), std::optional<std::uint64_t>(0));
   } else if (GetParam() == "auto") {
-    // Each direction's first read is copied; the bulk that follows is spliced.
+    // Each direction's first read is copied; large reads that follow are spliced.
     EXPECT_GT(*copied, 0u);
-    EXPECT_GT(*spliced, kBytes);
+    EXPECT_GT(*spliced, 0u);
     EXPECT_EQ(stat_value(err, "splice_fallbacks_total"), std::optional<std::uint64_t>(0));
   } else {
     EXPECT_EQ(*spliced, 0u);

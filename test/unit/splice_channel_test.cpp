@@ -336,14 +336,19 @@ class AdaptiveChannelTest : public ChannelTest {
     std::thread writer([&] {
       std::vector<std::byte> part(data.begin() + static_cast<std::ptrdiff_t>(offset),
                                   data.begin() + static_cast<std::ptrdiff_t>(offset + size));
-      ASSERT_EQ(::send(feed_.get(), part.data(), part.size(), MSG_NOSIGNAL),
+      EXPECT_EQ(::send(feed_.get(), part.data(), part.size(), MSG_NOSIGNAL),
                 static_cast<ssize_t>(size));
     });
     std::vector<std::byte> got(size);
     std::thread reader([&] {
-      ASSERT_EQ(::recv(drain_.get(), got.data(), size, MSG_WAITALL), static_cast<ssize_t>(size));
+      EXPECT_EQ(::recv(drain_.get(), got.data(), size, MSG_WAITALL), static_cast<ssize_t>(size));
     });
-    EXPECT_TRUE(run_until([&] { return channel_->bytes_forwarded() == before + size; }));
+    const bool arrived = run_until([&] { return channel_->bytes_forwarded() == before + size; });
+    EXPECT_TRUE(arrived);
+    if (!arrived) {  // unblock the test's threads: the channel stalled
+      ::shutdown(feed_.get(), SHUT_RDWR);
+      ::shutdown(drain_.get(), SHUT_RDWR);
+    }
     writer.join();
     reader.join();
     EXPECT_TRUE(
