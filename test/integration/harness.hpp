@@ -74,8 +74,8 @@ struct ListenerConfig {
   std::string extra_keys = "";  // more YAML lines for the listener, each indented by 4 spaces
 };
 
-// A complete proxy config: `mode` is "splice", "copy" or "auto"; one worker, 1 MiB pipes, listeners on
-// 127.0.0.1:0, backend `<listener>_backend` on 127.0.0.1:<backend_port>.
+// A complete proxy config: `mode` is "splice", "copy" or "auto"; one worker, 1 MiB pipes, listeners
+// on 127.0.0.1:0, backend `<listener>_backend` on 127.0.0.1:<backend_port>.
 std::string proxy_yaml(std::string_view mode, const std::vector<ListenerConfig>& listeners);
 
 struct ProxyOptions {
