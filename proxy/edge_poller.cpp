@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -15,6 +16,8 @@ namespace {
 // Events taken per reactor round; more stay in the set, which is then readable again.
 constexpr int kBatch = 256;
 
+// What each direction asks the set for; hang-up and error come regardless.
+constexpr std::uint32_t kInterest[2] = {EPOLLIN | EPOLLPRI | EPOLLRDHUP, EPOLLOUT};
 constexpr std::uint32_t kReadable = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr std::uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
 // Edges that stay noted after waking a waiter, per direction: no edge follows them, and the
@@ -48,14 +51,17 @@ EdgePoller::Id EdgePoller::add(int fd) {
   Slot& s = slots_[slot];
   const Id id = (static_cast<Id>(s.generation) << 32) | (slot + 1);
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.events = kInterest[0] | EPOLLET;  // writing is asked for by the first writable wait
   event.data.u64 = id;
   if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
     free_.push_back(slot);
     return 0;
   }
   s.used = true;
+  s.fd = fd;
   s.edge[0] = s.edge[1] = false;
+  s.wanted[0] = true;
+  s.wanted[1] = false;
   if (registered_++ == 0 && !armed_) arm();
   return id;
 }
@@ -75,6 +81,13 @@ bool EdgePoller::wait(Id id, bool writable, Waiter* waiter) {
   if (!s) return true;  // a forgotten socket: its waiter is never called (and never spins)
   if (std::exchange(s->edge[writable], false)) return false;
   s->waiter[writable] = waiter;
+  if (!s->wanted[writable]) {
+    bool wanted[2] = {s->wanted[0], s->wanted[1]};
+    wanted[writable] = true;
+    // Refused (out of kernel memory), the waiter is not woken: its session ends at its idle
+    // timeout, and the other sessions go on.
+    set_interest(id, *s, wanted);
+  }
   return true;
 }
 
@@ -111,16 +124,53 @@ void EdgePoller::on_ready_set(const boost::system::error_code& ec) {
 }
 
 // Wakes the socket's reader and writer the event concerns, or notes the edge for the next
-// wait. A waiter may remove this id or others (its session ended): every step looks it up.
+// wait. A waiter may remove this id or others (its session ended), or wait again: every step
+// looks the slot up, and a direction leaves the interest only if nobody waits on it by the end.
 void EdgePoller::dispatch(Id id, std::uint32_t events) {
+  bool unwaited[2] = {false, false};
   for (const bool writable : {false, true}) {
     if (!(events & (writable ? kWritable : kReadable))) continue;
     Slot* s = find(id);
     if (!s) return;
     Waiter* waiter = std::exchange(s->waiter[writable], nullptr);
     s->edge[writable] = !waiter || (events & kSticky[writable]);
-    if (waiter) wake(*waiter, writable);
+    if (waiter) {
+      wake(*waiter, writable);
+    } else {
+      unwaited[writable] = true;
+    }
   }
+  Slot* s = find(id);
+  if (!s) return;
+  bool wanted[2] = {s->wanted[0], s->wanted[1]};
+  for (const bool writable : {false, true}) {
+    if (unwaited[writable] && !s->waiter[writable]) wanted[writable] = false;
+  }
+  if (wanted[0] != s->wanted[0] || wanted[1] != s->wanted[1]) set_interest(id, *s, wanted);
+}
+
+// Sets the directions the set reports for a socket (hang-up and error come regardless). A
+// direction taken out while nobody waits no longer wakes the worker (a bulk source filling up
+// while its channel waits for the destination); put back, it reports at once if the socket
+// became ready meanwhile. Returns false, keeping the interest it had, when the set refuses.
+bool EdgePoller::set_interest(Id id, Slot& slot, const bool (&wanted)[2]) noexcept {
+  epoll_event event{};
+  event.events = EPOLLET;
+  for (const bool writable : {false, true}) {
+    if (wanted[writable]) event.events |= kInterest[writable];
+  }
+  event.data.u64 = id;
+  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_MOD, slot.fd, &event) != 0) {
+    const int error = errno;
+    try {
+      log::error("the forwarding poller could not update a socket: {}", std::strerror(error));
+    } catch (...) {
+    }
+    return false;
+  }
+  slot.wanted[0] = wanted[0];
+  slot.wanted[1] = wanted[1];
+  return true;
 }
 
 // A waiter that throws (bad_alloc) costs its own session at most: the rest of the batch holds

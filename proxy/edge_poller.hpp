@@ -19,6 +19,13 @@
 // splice (a pipe out of slots ends it early). At worst a wake-up is spurious: one syscall says
 // EAGAIN.
 //
+// Interest follows the waiters, lazily. A direction whose edge comes with nobody waiting leaves
+// the set's interest (one epoll_ctl), and the next wait in that direction puts it back (one
+// more); putting it back reports at once a socket that became ready meanwhile. So a bulk source
+// that keeps filling while its channel waits for the destination no longer wakes the worker
+// per segment, and a message flow, whose waiters are in place when bytes come, pays nothing.
+// A socket joins for reading only: writing is asked for by its first writable wait.
+//
 // One thread: the worker's. Waiters are called from the io_context, never from wait().
 #pragma once
 
@@ -47,7 +54,7 @@ class EdgePoller {
   EdgePoller(const EdgePoller&) = delete;
   EdgePoller& operator=(const EdgePoller&) = delete;
 
-  // Adds a socket, for readability and writability. Returns 0 when the set refuses it: the
+  // Adds a socket (see above for the directions it reports). Returns 0 when the set refuses it: the
   // caller then waits through Asio. Closing the descriptor takes it out of the set; remove()
   // must come first (or the id's waiters may still be called).
   Id add(int fd);
@@ -68,6 +75,8 @@ class EdgePoller {
   struct Slot {
     std::uint32_t generation = 0;
     bool used = false;
+    int fd = -1;
+    bool wanted[2] = {true, false};          // [writable]: in the set's interest
     bool edge[2] = {false, false};           // [writable]: an edge no waiter took yet
     Waiter* waiter[2] = {nullptr, nullptr};  // [writable]
   };
@@ -76,6 +85,7 @@ class EdgePoller {
   void arm();
   void on_ready_set(const boost::system::error_code& ec);
   void dispatch(Id id, std::uint32_t events);
+  bool set_interest(Id id, Slot& slot, const bool (&wanted)[2]) noexcept;
   static void wake(Waiter& waiter, bool writable) noexcept;
 
   boost::asio::posix::stream_descriptor set_;

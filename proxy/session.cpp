@@ -3,8 +3,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
-#include <boost/asio/socket_base.hpp>
 #include <cstring>
 #include <utility>
 
@@ -27,12 +27,18 @@ void prepare(Socket& socket) {
   }
 }
 
-// Closes a socket; with `reset`, as an RST (SO_LINGER 0) so the peer sees an abort.
-void close_socket(Socket& socket, bool reset) {
+// Closes a socket, whether Asio or the session holds its descriptor; with `reset`, as an RST
+// (SO_LINGER 0) so the peer sees an abort.
+void close_socket(Socket& socket, UniqueFd& released, bool reset) {
+  const int fd = socket.is_open() ? socket.native_handle() : released.get();
+  if (fd < 0) return;
+  if (reset) {
+    const ::linger abort{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
   boost::system::error_code ignored;
-  if (!socket.is_open()) return;
-  if (reset) socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
   socket.close(ignored);
+  released.reset();
 }
 
 }  // namespace
@@ -91,9 +97,19 @@ void Session::start_channels() {
                       socket_watches_);
   to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context,
                      ChannelWatches{socket_watches_.dst, socket_watches_.src});
+  if (socket_watches_.src && socket_watches_.dst) leave_asio();
   arm_timer(idle_deadline());
   to_backend_->start();
   if (!stopped_) to_client_->start();
+}
+
+// The channels wait through the poller only: the sockets leave Asio's epoll set, where every
+// segment that arrives would wake the reactor once more, with nothing for it to do. The
+// session owns their descriptors from now on (the channels took them already).
+void Session::leave_asio() {
+  boost::system::error_code ignored;
+  client_fd_.reset(client_.release(ignored));
+  backend_fd_.reset(backend_.release(ignored));
 }
 
 // A session that ends in the io_context's destructor was stopped before: it has no ids left
@@ -171,8 +187,8 @@ void Session::stop(CloseReason reason) {
   route_.ticket.release();
   const bool reset = reason != CloseReason::completed;
   if (mirror_) mirror_->close(reset);
-  close_socket(client_, reset);
-  close_socket(backend_, reset);
+  close_socket(client_, client_fd_, reset);
+  close_socket(backend_, backend_fd_, reset);
   worker_.stats().count_close(reason);
   worker_.remove(id_);
   if (ended) reporter->session_ended(*ended);

@@ -16,6 +16,8 @@
 // One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
 // half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
 // reset on one side reaches the other as a reset.
+// Once both sockets are in the worker's EdgePoller, forwarding waits there only: the session
+// takes their descriptors out of Asio (Socket::release) and closes them itself.
 // The Worker's registry owns the session; pending handlers hold it alive too; stop() is
 // idempotent.
 #pragma once
@@ -33,6 +35,7 @@
 #include "proxy/session_record.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/stats.hpp"
+#include "proxy/unique_fd.hpp"
 
 namespace spliceproxy {
 
@@ -88,6 +91,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   SessionRecord record(CloseReason reason) const;
   void start_channels();
   void forget_watches();
+  void leave_asio();
   // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.
   void send_proxy_header();
   void write_proxy_header();
@@ -108,6 +112,8 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
   std::vector<std::uint8_t> proxy_header_;  // PROXY protocol header left to write to backend_
   ChannelWatches socket_watches_;  // {client, backend} in the worker's poller, once forwarding
+  UniqueFd client_fd_;             // client_'s and backend_'s descriptors once out of Asio
+  UniqueFd backend_fd_;
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

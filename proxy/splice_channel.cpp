@@ -24,6 +24,8 @@ SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, Chan
                              ChannelContext context, ChannelWatches watches)
     : src_(src),
       dst_(dst),
+      src_fd_(src.native_handle()),
+      dst_fd_(dst.native_handle()),
       direction_(direction),
       mode_(mode),
       context_(std::move(context)),
@@ -40,6 +42,7 @@ void SpliceChannel::stop() {
   if (state_ == State::running) state_ = State::done;
   cancel_wait();
   release_pipe();
+  src_fd_ = dst_fd_ = -1;  // the session closes them next; their numbers may be reused
 }
 
 // Loop until a syscall would block or the channel ends. Each round reads once (if the buffer
@@ -71,8 +74,9 @@ void SpliceChannel::pump() {
           return fail(Side::source, in);
       }
     }
+    // After a short write the destination is full: wait for room rather than hear EAGAIN.
     splice_io::Result out{0, Status::would_block, 0};
-    if (buffered() > 0) {
+    if (buffered() > 0 && !std::exchange(destination_full_, false)) {
       out = drain();
       if (out.status == Status::progress) moved = true;
     }
@@ -123,8 +127,7 @@ splice_io::Result SpliceChannel::fill_pipe() {
     if (!pipe_) return {0, Status::unsupported, EMFILE};
   }
   const std::size_t wanted = room();
-  const splice_io::Result r =
-      splice_io::splice_move(src_.native_handle(), pipe_->write_fd(), wanted);
+  const splice_io::Result r = splice_io::splice_move(src_fd_, pipe_->write_fd(), wanted);
   // A short splice may have stopped at the pipe's slot limit: only Asio's wait, which re-arms
   // the descriptor, may follow it without an EAGAIN first (see edge_poller.hpp).
   note_read(r, wanted, !watches_.src);
@@ -142,8 +145,7 @@ splice_io::Result SpliceChannel::fill_buffer() {
   const std::size_t size =
       held_ ? kCopyBufferSize : std::min(context_.scratch.size(), kCopyBufferSize);
   const std::size_t wanted = size - buffer_end_;
-  const splice_io::Result r =
-      splice_io::read_some(src_.native_handle(), {area_ + buffer_end_, wanted});
+  const splice_io::Result r = splice_io::read_some(src_fd_, {area_ + buffer_end_, wanted});
   note_read(r, wanted, true);
   if (r.status == Status::progress) {
     if (tap_) tap_->write(static_cast<unsigned>(direction_), {area_ + buffer_end_, r.bytes});
@@ -170,16 +172,20 @@ void SpliceChannel::note_read(const splice_io::Result& read, std::size_t wanted,
 // Writes buffered bytes to the destination and counts them.
 splice_io::Result SpliceChannel::drain() {
   const bool spliced = bytes_in_pipe_ > 0;
+  const std::size_t pending = buffered();
   splice_io::Result r;
   if (spliced) {
-    r = splice_io::splice_move(pipe_->read_fd(), dst_.native_handle(), bytes_in_pipe_);
+    r = splice_io::splice_move(pipe_->read_fd(), dst_fd_, bytes_in_pipe_);
     if (r.status == Status::progress) bytes_in_pipe_ -= r.bytes;
   } else {
-    r = splice_io::write_some(dst_.native_handle(),
-                              {area_ + buffer_begin_, buffer_end_ - buffer_begin_});
+    r = splice_io::write_some(dst_fd_, {area_ + buffer_begin_, buffer_end_ - buffer_begin_});
     if (r.status == Status::progress) buffer_begin_ += r.bytes;
   }
   if (r.status != Status::progress) return r;
+  // A short write found the destination full; room that comes before the wait is not lost
+  // (Asio re-arms with epoll_ctl, which checks readiness; the poller notes the edge, or checks
+  // readiness when it adds writing back to the interest).
+  destination_full_ = r.bytes < pending;
   bytes_forwarded_ += r.bytes;
   context_.stats.add(spliced ? Counter::bytes_spliced_total : Counter::bytes_copied_total, r.bytes);
   context_.stats.add(direction_ == Direction::client_to_backend
@@ -287,8 +293,7 @@ void SpliceChannel::cancel_wait() {
 
 void SpliceChannel::finish() {
   release_pipe();
-  boost::system::error_code ignored;  // the peer may be gone already; the session sees that
-  dst_.shutdown(Socket::shutdown_send, ignored);
+  ::shutdown(dst_fd_, SHUT_WR);  // the peer may be gone already; the session sees that
   state_ = State::done;
   context_.observer.on_channel_end(*this);
 }

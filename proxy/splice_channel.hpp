@@ -24,8 +24,9 @@
 // The channel tries the syscall first and waits on the reactor only after EAGAIN, with at
 // most one wait pending (readable while the buffer is empty, writable while it is not). It
 // waits through the worker's EdgePoller (no syscall per wait) when both sockets are in its set,
-// else through Asio's async_wait. The
-// pipe comes from the worker's pool when bytes arrive and goes back once empty, so an idle
+// else through Asio's async_wait. A short write counts as EAGAIN (the destination is full), and
+// so does a short recv of a small message (the socket is drained).
+// The pipe comes from the worker's pool when bytes arrive and goes back once empty, so an idle
 // channel holds no pipe. Reading stops while the buffer is full: memory is bounded by the
 // buffer size plus kernel socket buffers. A mirrored channel in splice mode reads only into an
 // empty pipe, so that tee (which copies from the pipe's head) sees exactly the new chunk.
@@ -141,8 +142,12 @@ class SpliceChannel : private EdgePoller::Waiter {
   void finish();
   void fail(Side side, const splice_io::Result& result);
 
-  Socket& src_;
+  Socket& src_;  // for Asio's waits; without watches only
   Socket& dst_;
+  // The sockets' descriptors, taken at construction: with watches, the session may take the
+  // sockets out of Asio (Socket::release) and own the descriptors itself.
+  int src_fd_;
+  int dst_fd_;
   Direction direction_;
   ChannelMode mode_;
   ChannelContext context_;
@@ -164,7 +169,8 @@ class SpliceChannel : private EdgePoller::Waiter {
   unsigned small_reads_ = 0;  // small reads in a row
 
   bool src_eof_ = false;
-  bool source_drained_ = false;  // the last read was a small message: wait, then read
+  bool source_drained_ = false;    // the last read was a small message: wait, then read
+  bool destination_full_ = false;  // the last write was short: wait, then write
   bool waiting_ = false;
   std::uint64_t bytes_forwarded_ = 0;
   Clock::time_point last_progress_ = Clock::now();

@@ -84,6 +84,28 @@ TEST_F(EdgePollerTest, EdgeWithNobodyWaitingMakesTheNextWaitReturnReady) {
   EXPECT_TRUE(poller_.wait(id_, false, &waiter_)) << "an edge is reported once";
 }
 
+TEST_F(EdgePollerTest, DirectionNobodyWaitsForStopsWakingTheReactor) {
+  drain_ours();
+  peer_sends();
+  settle();  // nobody waits: the edge is noted, and reading leaves the set's interest
+  peer_sends();
+  EXPECT_EQ(io_.poll(), 0u) << "bytes nobody waits for must not wake the worker again";
+  EXPECT_FALSE(poller_.wait(id_, false, &waiter_)) << "the first edge is still noted";
+}
+
+TEST_F(EdgePollerTest, WaitAfterALullReportsBytesThatCameMeanwhile) {
+  drain_ours();
+  peer_sends();
+  settle();  // reading leaves the set's interest
+  EXPECT_FALSE(poller_.wait(id_, false, &waiter_));
+  drain_ours();  // EAGAIN: the caller may wait now
+  peer_sends();  // no event: nobody has asked for reading again yet
+  settle();
+  ASSERT_TRUE(poller_.wait(id_, false, &waiter_));
+  EXPECT_TRUE(run_until([&] { return waiter_.readable == 1; }))
+      << "a byte that came while reading was out of the interest must wake the next waiter";
+}
+
 TEST_F(EdgePollerTest, HangUpStaysNotedAfterWakingTheWaiter) {
   drain_ours();
   ASSERT_TRUE(poller_.wait(id_, false, &waiter_));
