@@ -97,10 +97,19 @@ void EdgePoller::cancel(Id id, bool writable, Waiter* waiter) {
 }
 
 EdgePoller::Slot* EdgePoller::find(Id id) {
+  return const_cast<Slot*>(std::as_const(*this).find(id));
+}
+
+const EdgePoller::Slot* EdgePoller::find(Id id) const {
   const std::uint32_t slot = slot_of(id);
   if (id == 0 || slot >= slots_.size()) return nullptr;
-  Slot& s = slots_[slot];
+  const Slot& s = slots_[slot];
   return s.used && s.generation == static_cast<std::uint32_t>(id >> 32) ? &s : nullptr;
+}
+
+bool EdgePoller::urgent(Id id) const {
+  const Slot* s = find(id);
+  return s && s->urgent;
 }
 
 void EdgePoller::arm() {
@@ -132,6 +141,7 @@ void EdgePoller::dispatch(Id id, std::uint32_t events) {
     if (!(events & (writable ? kWritable : kReadable))) continue;
     Slot* s = find(id);
     if (!s) return;
+    if (!writable) s->urgent = (events & EPOLLPRI) != 0;
     Waiter* waiter = std::exchange(s->waiter[writable], nullptr);
     s->edge[writable] = !waiter || (events & kSticky[writable]);
     if (waiter) {

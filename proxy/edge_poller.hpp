@@ -69,6 +69,9 @@ class EdgePoller {
   // Unregisters `waiter` if it waits on `id` in that direction.
   void cancel(Id id, bool writable, Waiter* waiter);
 
+  // Whether the socket's last readable event carried urgent data (EPOLLPRI); no syscall.
+  bool urgent(Id id) const;
+
   std::size_t registered() const { return registered_; }
 
  private:
@@ -77,11 +80,13 @@ class EdgePoller {
     bool used = false;
     int fd = -1;
     bool wanted[2] = {true, false};          // [writable]: in the set's interest
+    bool urgent = false;                     // EPOLLPRI in the last readable event
     bool edge[2] = {false, false};           // [writable]: an edge no waiter took yet
     Waiter* waiter[2] = {nullptr, nullptr};  // [writable]
   };
 
   Slot* find(Id id);
+  const Slot* find(Id id) const;
   void arm();
   void on_ready_set(const boost::system::error_code& ec);
   void dispatch(Id id, std::uint32_t events);

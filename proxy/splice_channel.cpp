@@ -102,17 +102,10 @@ void SpliceChannel::pump() {
 
 // Which path the next read takes (see the header): a path holding bytes keeps the flow.
 bool SpliceChannel::reads_into_pipe() const {
-  switch (mode_) {
-    case ChannelMode::splice:
-      return true;
-    case ChannelMode::copy:
-      return false;
-    case ChannelMode::adaptive:
-      break;
-  }
+  if (mode_ == ChannelMode::copy) return false;
   if (bytes_in_pipe_ > 0) return true;
-  if (buffer_end_ > buffer_begin_) return false;
-  return bulk_;
+  if (buffer_end_ > buffer_begin_) return false;  // also in mode splice, past an urgent mark
+  return mode_ == ChannelMode::splice || bulk_;
 }
 
 // Reads from the source once, into the pipe or the copy buffer.
@@ -124,7 +117,8 @@ splice_io::Result SpliceChannel::fill() {
 splice_io::Result SpliceChannel::fill_pipe() {
   if (!pipe_) {
     pipe_ = context_.pipes.acquire();
-    if (!pipe_) return {0, Status::unsupported, EMFILE};
+    // Out of descriptors for now: this read copies, and the next one asks for a pipe again.
+    if (!pipe_) return fill_buffer();
   }
   const std::size_t wanted = room();
   const splice_io::Result r = splice_io::splice_move(src_fd_, pipe_->write_fd(), wanted);
@@ -134,6 +128,15 @@ splice_io::Result SpliceChannel::fill_pipe() {
   if (r.status == Status::progress) {
     bytes_in_pipe_ += r.bytes;
     if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
+  }
+  // Splice stops short of a TCP urgent mark and says EAGAIN although bytes follow; recv reads
+  // past it (the urgent byte itself is not forwarded). With the poller, only a socket whose
+  // last event carried EPOLLPRI is asked; through Asio, whose wait would report it ready at
+  // once, every EAGAIN is.
+  if (r.status == Status::would_block && bytes_in_pipe_ == 0 &&
+      (!watches_.src || context_.poller->urgent(watches_.src)) &&
+      splice_io::at_urgent_mark(src_fd_)) {
+    return fill_buffer();
   }
   return r;
 }
@@ -224,7 +227,7 @@ std::size_t SpliceChannel::room() const {
   return pipe_ ? pipe_->capacity() - bytes_in_pipe_ : kCopyBufferSize;
 }
 
-// Splice was refused (unsupported descriptor pair, or no pipe to be had). Copying carries
+// Splice was refused (a descriptor pair it does not support). Copying carries
 // on only if no byte is stuck in a pipe; returns false when the channel must fail instead.
 bool SpliceChannel::fall_back_to_copy() {
   if (mode_ == ChannelMode::copy || bytes_in_pipe_ != 0) return false;

@@ -26,6 +26,7 @@
 // waits through the worker's EdgePoller (no syscall per wait) when both sockets are in its set,
 // else through Asio's async_wait. A short write counts as EAGAIN (the destination is full), and
 // so does a short recv of a small message (the socket is drained).
+// A splice that stops at a TCP urgent mark reads on with one recv (the urgent byte is dropped).
 // The pipe comes from the worker's pool when bytes arrive and goes back once empty, so an idle
 // channel holds no pipe. Reading stops while the buffer is full: memory is bounded by the
 // buffer size plus kernel socket buffers. A mirrored channel in splice mode reads only into an

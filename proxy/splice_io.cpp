@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -72,6 +73,11 @@ Result read_some(int fd, std::span<std::byte> buffer) {
 
 Result write_some(int fd, std::span<const std::byte> data) {
   return run([&] { return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL); }, false);
+}
+
+bool at_urgent_mark(int fd) {
+  int at_mark = 0;
+  return ::ioctl(fd, SIOCATMARK, &at_mark) == 0 && at_mark != 0;
 }
 
 void inject_fault(unsigned nth, int error) {

@@ -37,6 +37,10 @@ Result read_some(int fd, std::span<std::byte> buffer);
 // send(2) of `data` (non-empty) with MSG_NOSIGNAL.
 Result write_some(int fd, std::span<const std::byte> data);
 
+// Whether the next byte to read from TCP socket `fd` is an urgent byte (ioctl SIOCATMARK);
+// false on error and for sockets without urgent data. Not one of the calls counted below.
+bool at_urgent_mark(int fd);
+
 // Test hook: the `nth` call (1 = the next one) made through this layer on the calling thread
 // fails with `error` without reaching the kernel. `nth == 0` disarms it.
 void inject_fault(unsigned nth, int error);

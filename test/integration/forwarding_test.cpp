@@ -3,6 +3,7 @@
 // Every test runs in both data path modes (splice and copy); SHA-256 at both ends decides
 // whether the bytes arrived intact.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <utility>
@@ -159,6 +160,35 @@ TEST_P(ForwardingTest, DataPathFollowsConfiguredMode) {
   } else {
     EXPECT_EQ(*spliced, 0u);
   }
+}
+
+// TCP urgent data: splice stops short of the urgent mark and says EAGAIN although bytes
+// follow, so a channel on the pipe path has to read past it another way. The urgent byte is
+// not forwarded (as by any reader without SO_OOBINLINE); every other byte is, in order.
+TEST_P(ForwardingTest, StreamGoesOnPastAnUrgentByte) {
+  TestBackend backend(BackendBehavior::echo());
+  auto& proxy = start_proxy({{.backend_port = backend.port()}});
+  const auto deadline = Clock::now() + 60s;
+  Fd client = connect_loopback(proxy.port(), deadline);
+  std::vector<std::uint8_t> before(256 * kKiB);
+  std::vector<std::uint8_t> after(256 * kKiB);
+  ByteStream(0x0b).fill(before);
+  ByteStream(0x0c).fill(after);
+  // Bulk first (mode auto then reads into the pipe), all of it echoed: the urgent byte is
+  // the next byte the proxy reads from the client.
+  ASSERT_TRUE(send_all(client.get(), before, deadline));
+  const auto echoed = recv_exact(client.get(), before.size(), deadline);
+  ASSERT_TRUE(echoed.has_value());
+  EXPECT_TRUE(*echoed == before);
+  ASSERT_EQ(::send(client.get(), "!", 1, MSG_OOB | MSG_NOSIGNAL), 1);
+  ASSERT_TRUE(send_all(client.get(), after, deadline));
+  const auto rest = recv_exact(client.get(), after.size(), deadline);
+  ASSERT_TRUE(rest.has_value()) << "the stream stalled at the urgent mark";
+  EXPECT_TRUE(*rest == after) << "the bytes after the urgent one differ";
+  ASSERT_EQ(::shutdown(client.get(), SHUT_WR), 0);
+  EXPECT_FALSE(recv_exact(client.get(), 1, deadline).has_value())
+      << "a byte more came back: the urgent byte must not be forwarded";
+  EXPECT_TRUE(wait_for_peer_close(client.get(), deadline).closed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ForwardingTest, ::testing::Values("splice", "copy", "auto"),
