@@ -34,25 +34,20 @@ std::vector<std::byte> random_bytes(std::size_t size, unsigned seed) {
   return bytes;
 }
 
-// Blocking write of everything, then shutdown(SHUT_WR).
-void write_all_and_shutdown(int fd, const std::vector<std::byte>& data) {
+// Blocking write of everything; false on an error. The write side stays open.
+bool write_all(int fd, const std::vector<std::byte>& data) {
   std::size_t sent = 0;
   while (sent < data.size()) {
     const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+    if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
-  ::shutdown(fd, SHUT_WR);
+  return true;
 }
 
-// Blocking write of everything, the write side left open.
-void write_all(int fd, const std::vector<std::byte>& data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
-  }
+// Blocking write of everything, then shutdown(SHUT_WR).
+void write_all_and_shutdown(int fd, const std::vector<std::byte>& data) {
+  if (write_all(fd, data)) ::shutdown(fd, SHUT_WR);
 }
 
 // Blocking read of `size` bytes, fewer on EOF or error.
