@@ -47,6 +47,7 @@ void SpliceChannel::stop() {
 
 // Loop until a syscall would block or the channel ends. Each round reads once (if the buffer
 // has room) and then writes out what the buffer holds, so a burst goes through in few calls.
+// A write the destination took only in part ends the loop too (see below).
 void SpliceChannel::pump() {
   while (state_ == State::running && !waiting_) {
     bool moved = false;
@@ -74,15 +75,25 @@ void SpliceChannel::pump() {
           return fail(Side::source, in);
       }
     }
-    // After a short write the destination is full: wait for room rather than hear EAGAIN.
     splice_io::Result out{0, Status::would_block, 0};
-    if (buffered() > 0 && !std::exchange(destination_full_, false)) {
+    bool destination_full = false;
+    if (const std::size_t pending = buffered(); pending > 0) {
       out = drain();
-      if (out.status == Status::progress) moved = true;
+      if (out.status == Status::progress) {
+        moved = true;
+        destination_full = out.bytes < pending;
+      }
     }
     keep_leftover();
     if (moved) last_progress_ = Clock::now();
-    if (out.status == Status::would_block && buffered() > 0) {
+    // A short write found the destination full: wait for room, as after EAGAIN, without the
+    // call that would say it and without reading on. A read now would take the few bytes that
+    // came since the last one, while the sender, whose window that read opens, keeps sending:
+    // its segments then reach the source while the read holds it, and the kernel processes
+    // them in our context. Waiting, the next read takes a full buffer in one call. Room that
+    // comes before the wait is not lost: Asio re-arms with epoll_ctl, which checks readiness;
+    // the poller notes the edge, or checks readiness when it adds writing back to its interest.
+    if ((out.status == Status::would_block || destination_full) && buffered() > 0) {
       if (wait(dst_, true)) return;
       continue;
     }
@@ -175,7 +186,6 @@ void SpliceChannel::note_read(const splice_io::Result& read, std::size_t wanted,
 // Writes buffered bytes to the destination and counts them.
 splice_io::Result SpliceChannel::drain() {
   const bool spliced = bytes_in_pipe_ > 0;
-  const std::size_t pending = buffered();
   splice_io::Result r;
   if (spliced) {
     r = splice_io::splice_move(pipe_->read_fd(), dst_fd_, bytes_in_pipe_);
@@ -185,10 +195,6 @@ splice_io::Result SpliceChannel::drain() {
     if (r.status == Status::progress) buffer_begin_ += r.bytes;
   }
   if (r.status != Status::progress) return r;
-  // A short write found the destination full; room that comes before the wait is not lost
-  // (Asio re-arms with epoll_ctl, which checks readiness; the poller notes the edge, or checks
-  // readiness when it adds writing back to the interest).
-  destination_full_ = r.bytes < pending;
   bytes_forwarded_ += r.bytes;
   context_.stats.add(spliced ? Counter::bytes_spliced_total : Counter::bytes_copied_total, r.bytes);
   context_.stats.add(direction_ == Direction::client_to_backend

@@ -24,7 +24,8 @@
 // The channel tries the syscall first and waits on the reactor only after EAGAIN, with at
 // most one wait pending (readable while the buffer is empty, writable while it is not). It
 // waits through the worker's EdgePoller (no syscall per wait) when both sockets are in its set,
-// else through Asio's async_wait. A short write counts as EAGAIN (the destination is full), and
+// else through Asio's async_wait. A short write counts as EAGAIN (the destination is full: the
+// channel waits for room without reading on, so that its next read takes a full buffer), and
 // so does a short recv of a small message (the socket is drained).
 // A splice that stops at a TCP urgent mark reads on with one recv (the urgent byte is dropped).
 // The pipe comes from the worker's pool when bytes arrive and goes back once empty, so an idle
@@ -170,8 +171,7 @@ class SpliceChannel : private EdgePoller::Waiter {
   unsigned small_reads_ = 0;  // small reads in a row
 
   bool src_eof_ = false;
-  bool source_drained_ = false;    // the last read was a small message: wait, then read
-  bool destination_full_ = false;  // the last write was short: wait, then write
+  bool source_drained_ = false;  // the last read was a small message: wait, then read
   bool waiting_ = false;
   std::uint64_t bytes_forwarded_ = 0;
   Clock::time_point last_progress_ = Clock::now();

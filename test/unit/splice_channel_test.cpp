@@ -154,6 +154,36 @@ class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected Cha
     return done();
   }
 
+  // Queues the start of `data` at the source without blocking and returns how much: more than
+  // the channel's buffer and the destination, whose send buffer it shrinks, can hold. Without a
+  // concurrent writer, what the channel does next is determined.
+  std::size_t queue_more_than_fits(const std::vector<std::byte>& data) {
+    const int small = 4096;
+    EXPECT_EQ(::setsockopt(dst_.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    ::fcntl(feed_.get(), F_SETFL, O_NONBLOCK);
+    std::size_t queued = 0;
+    for (ssize_t n; (n = ::send(feed_.get(), data.data() + queued, data.size() - queued, 0)) > 0;)
+      queued += static_cast<std::size_t>(n);
+    EXPECT_GT(queued, 64u * 1024 + 2 * small);
+    return queued;
+  }
+
+  // Writes the rest of `data` past the `queued` bytes, reads the destination to its end while
+  // the channel runs, and returns what came out.
+  std::vector<std::byte> finish_transfer(SpliceChannel& channel, const std::vector<std::byte>& data,
+                                         std::size_t queued) {
+    ::fcntl(feed_.get(), F_SETFL, 0);
+    const std::vector<std::byte> rest(data.begin() + static_cast<std::ptrdiff_t>(queued),
+                                      data.end());
+    std::thread writer(write_all_and_shutdown, feed_.get(), std::cref(rest));
+    std::vector<std::byte> received;
+    std::thread reader([&] { received = read_to_eof(drain_.get()); });
+    EXPECT_TRUE(run_until([&] { return channel.state() != SpliceChannel::State::running; }));
+    writer.join();
+    reader.join();
+    return received;
+  }
+
   // Sends `data` through the channel and returns what came out the other side.
   std::vector<std::byte> transfer(SpliceChannel& channel, const std::vector<std::byte>& data) {
     std::thread writer(write_all_and_shutdown, feed_.get(), std::cref(data));
@@ -245,16 +275,8 @@ TEST_P(ChannelTest, SmallMessageCostsOneReadAndOneWriteThenAWait) {
 
 TEST_P(ChannelTest, StopsReadingWhileDestinationIsFullAndDoesNotSpin) {
   auto& channel = make_channel(64 * 1024);
-  const int small = 4096;  // the destination takes little before it is full
-  ASSERT_EQ(::setsockopt(dst_.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
   const auto data = random_bytes(4 * 1024 * 1024, 3);
-  // Fill the source up front, without a concurrent writer, so the end state is determined:
-  // more is queued than the pipe and the destination can hold.
-  ::fcntl(feed_.get(), F_SETFL, O_NONBLOCK);
-  std::size_t queued = 0;
-  for (ssize_t n; (n = ::send(feed_.get(), data.data() + queued, data.size() - queued, 0)) > 0;)
-    queued += static_cast<std::size_t>(n);
-  ASSERT_GT(queued, 64u * 1024 + 2 * small);
+  const std::size_t queued = queue_more_than_fits(data);
   channel.start();
   while (io_.poll() > 0) {
   }
@@ -267,15 +289,24 @@ TEST_P(ChannelTest, StopsReadingWhileDestinationIsFullAndDoesNotSpin) {
   // The scratch buffer holds nothing of a parked channel: the worker's other channels use it.
   std::fill(scratch_.begin(), scratch_.end(), std::byte{0xAA});
   // Reading resumes it, and everything arrives.
-  ::fcntl(feed_.get(), F_SETFL, 0);
-  const std::vector<std::byte> rest(data.begin() + static_cast<std::ptrdiff_t>(queued), data.end());
-  std::thread writer(write_all_and_shutdown, feed_.get(), std::cref(rest));
-  std::vector<std::byte> received;
-  std::thread reader([&] { received = read_to_eof(drain_.get()); });
-  EXPECT_TRUE(run_until([&] { return channel.state() != SpliceChannel::State::running; }));
-  writer.join();
-  reader.join();
-  EXPECT_EQ(received, data);
+  EXPECT_EQ(finish_transfer(channel, data, queued), data);
+}
+
+// A read after a short write would take only what came meanwhile, in small bites: the channel
+// waits for room first, and its next read fills the buffer.
+TEST_P(ChannelTest, ShortWriteWaitsForRoomWithoutReadingOn) {
+  auto& channel = make_channel(64 * 1024);
+  const auto data = random_bytes(4 * 1024 * 1024, 9);
+  const std::size_t queued = queue_more_than_fits(data);
+  const unsigned long before = splice_io::calls_made();
+  channel.start();
+  // One read, one short write, then the wait: no read in between.
+  EXPECT_EQ(splice_io::calls_made() - before, 2u);
+  const std::uint64_t first = channel.bytes_forwarded();
+  EXPECT_GT(first, 0u);
+  EXPECT_LT(first, 64u * 1024);
+  // Room at the destination resumes it, and everything arrives in order.
+  EXPECT_EQ(finish_transfer(channel, data, queued), data);
 }
 
 // The mirror of a channel (tee in splice mode, write in copy mode) against a sink that checks
