@@ -25,6 +25,8 @@ Admission::Verdict Admission::admit(const net::Endpoint& peer, AdmissionTicket& 
   std::uint8_t ip[16];
   const std::size_t size = net::ip_bytes(peer, ip);
   const std::uint64_t source = net::source_key(peer);
+  const bool reserved = ticket.owner_.get() == this;
+  if (!reserved) ticket.release();  // before taking our mutex: it takes the other's
   const std::lock_guard lock(mutex_);
   if (size != 0) {
     const auto in = [&](const config::Cidr& block) { return block.contains(ip, size); };
@@ -39,11 +41,25 @@ Admission::Verdict Admission::admit(const net::Endpoint& peer, AdmissionTicket& 
     const auto it = per_source_.find(source);
     if (it != per_source_.end() && it->second >= limit) return Verdict::source_limit;
   }
-  if (full_locked()) return Verdict::full;
-  ++live_;
-  if (per_source) ++per_source_[source];
-  ticket = AdmissionTicket(shared_from_this(), per_source ? source : 0);
+  if (!reserved) {
+    if (full_locked()) return Verdict::full;
+    ++live_;
+    ticket = AdmissionTicket(shared_from_this(), 0);
+  }
+  if (per_source) {
+    ++per_source_[source];
+    ticket.source_ = source;
+  }
   return Verdict::admitted;
+}
+
+bool Admission::reserve(AdmissionTicket& ticket) {
+  ticket.release();
+  const std::lock_guard lock(mutex_);
+  if (full_locked()) return false;
+  ++live_;
+  ticket = AdmissionTicket(shared_from_this(), 0);
+  return true;
 }
 
 bool Admission::full_locked() const {

@@ -1,7 +1,10 @@
 // Admission: a listener's gate before any backend connect — allow/deny lists, the
 // per-source-IP limit and the count of live sessions behind max_connections.
 //
-//   Listener (any worker) ──accept──▶ admit(peer) ──denied / source limit──▶ close the client
+//   Listener (any worker) ──accept──▶ [reserve() while a PROXY header is read: a place, no peer]
+//                                        │
+//                                        ▼
+//                                     admit(peer) ──denied / source limit──▶ close the client
 //                                        │ full ──▶ the client waits; wait_for_room(wake)
 //                                        │ admitted
 //                                        ▼
@@ -31,8 +34,8 @@ namespace spliceproxy {
 
 class Admission;
 
-// One admitted session's place in its listener's counts; released once (by release() or
-// the destructor), from any thread. Move-only.
+// One admitted session's (or reserved client's) place in its listener's counts; released once
+// (by release() or the destructor), from any thread. Move-only.
 class AdmissionTicket {
  public:
   AdmissionTicket() = default;
@@ -46,8 +49,9 @@ class AdmissionTicket {
   void release();
 
  private:
+  friend class Admission;
   std::shared_ptr<Admission> owner_;
-  std::uint64_t source_ = 0;
+  std::uint64_t source_ = 0;  // counted per source under this key; 0: not counted per source
 };
 
 class Admission : public std::enable_shared_from_this<Admission> {
@@ -61,7 +65,14 @@ class Admission : public std::enable_shared_from_this<Admission> {
   // sessions; then full at max_connections. Otherwise admitted, and `ticket` counts the
   // session until released. A Unix socket peer has no IP: neither lists nor the per-source
   // limit apply. Check and count are one step, so concurrent workers never overshoot a limit.
+  // A `ticket` that holds a place reserved here is never full: only the lists and the
+  // per-source limit apply, and it keeps the place unless admitted (a place reserved in
+  // another Admission is released first).
   Verdict admit(const net::Endpoint& peer, AdmissionTicket& ticket);
+  // Counts a client whose address is not known yet (its PROXY header is still being read)
+  // towards max_connections, as HAProxy's maxconn counts every accepted connection. Returns
+  // false when full; otherwise `ticket` holds the place, for admit() to take over.
+  bool reserve(AdmissionTicket& ticket);
   // Whether max_connections sessions are live (never, without a limit).
   bool full() const;
   std::size_t live() const;

@@ -53,8 +53,8 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
     // The reader lives as long as this Listener, whose handlers hold it alive.
     header_reader_ = std::make_unique<ProxyHeaderReader>(
         worker_.io(), listener, worker_.stats(),
-        [this](Socket client, const net::ClientAddresses& addresses) {
-          admit(std::move(client), addresses);
+        [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place) {
+          admit(std::move(client), addresses, std::move(place));
         });
   }
 }
@@ -95,9 +95,13 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
   worker_.stats().add(Counter::sessions_accepted_total);
   const net::ClientAddresses addresses{peer_, std::nullopt};
   // The PROXY protocol header, when one is expected, says who the client is (and admits it
-  // once read); otherwise the socket does.
+  // once read); otherwise the socket does. A client whose header is awaited holds a place in
+  // max_connections meanwhile, unless another worker took the last one since this listener
+  // looked: then it is read all the same, and parked if still full once read.
   if (route_->listener->proxy_protocol != config::ProxyProtocol::off) {
-    header_reader_->read(std::move(client), addresses);
+    AdmissionTicket place;
+    route_->admission->reserve(place);
+    header_reader_->read(std::move(client), addresses, std::move(place));
   } else if (!admit(std::move(client), addresses)) {
     return;  // parked: accepting goes on once there is room
   }
@@ -156,11 +160,11 @@ void Listener::accept_after(Clock::time_point when) {
   });
 }
 
-bool Listener::admit(Socket client, const net::ClientAddresses& addresses) {
+bool Listener::admit(Socket client, const net::ClientAddresses& addresses, AdmissionTicket place) {
   boost::system::error_code ec;
   const ListenerRoute& route = *route_;
   const net::Endpoint& peer = addresses.peer;
-  AdmissionTicket ticket;
+  AdmissionTicket ticket = std::move(place);
   const Admission::Verdict verdict = route.admission->admit(peer, ticket);
   if (verdict == Admission::Verdict::full) {
     park(std::move(client), addresses);
@@ -182,8 +186,8 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses) {
   return true;
 }
 
-// Another worker, or clients whose PROXY header came in meanwhile, took the last place since
-// this one looked: the client waits here until room is made.
+// Another worker took the last place since this one looked (for a client whose PROXY header
+// was read without a place: since it was accepted): it waits here until room is made.
 void Listener::park(Socket client, const net::ClientAddresses& addresses) {
   parked_.push_back({std::move(client), addresses});
   if (waiting_for_room_) return;  // a wake-up is due already

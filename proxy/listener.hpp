@@ -6,9 +6,9 @@
 // the process is out of descriptors, so EMFILE never spins. At max_connections it stops
 // accepting (clients wait in the backlog) until a session ends on any worker.
 //
-//   accept ──(PROXY header read, if asked)──▶ Admission::admit ──admitted──▶ Session
-//                                                  │ full (another worker, or clients whose
-//                                                  ▼ header came in meanwhile, took the room)
+//   accept ──(PROXY header read, if asked, ──▶ Admission::admit ──admitted──▶ Session
+//             while holding a place)                   │ full (another worker took the last
+//                                                      ▼ place since this one looked)
 //              parked_: these clients wait, accepted but not served, until room is made
 //
 // Threads: created, used and closed on its worker's thread only (the control thread posts).
@@ -65,8 +65,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void on_accept(const boost::system::error_code& ec, Socket client);
   void log_accept_error(const boost::system::error_code& ec);
   // Admits `client` (from `addresses.peer`: the socket's, or its PROXY header's) or closes it;
-  // false when the listener is full and the client was parked instead.
-  bool admit(Socket client, const net::ClientAddresses& addresses);
+  // false when the listener is full and the client was parked instead. `place`: the client's
+  // reserved place in max_connections, if any (see Admission::reserve).
+  bool admit(Socket client, const net::ClientAddresses& addresses, AdmissionTicket place = {});
   void park(Socket client, const net::ClientAddresses& addresses);
   // Waits for room in the Admission; true if it was full (a wake-up is then due).
   bool wait_for_room();

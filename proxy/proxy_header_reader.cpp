@@ -47,11 +47,13 @@ ssize_t receive(int fd, std::uint8_t* into, std::size_t size, int flags) {
 
 class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
  public:
-  Client(ProxyHeaderReader& owner, Socket socket, const ClientAddresses& addresses)
+  Client(ProxyHeaderReader& owner, Socket socket, const ClientAddresses& addresses,
+         AdmissionTicket place)
       : owner_(owner),
         socket_(std::move(socket)),
         timer_(owner.io_),
         addresses_(addresses),
+        place_(std::move(place)),
         buffer_(kFirstPeek) {}
 
   void start() {
@@ -69,6 +71,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
     boost::system::error_code ignored;
     socket_.set_option(boost::asio::socket_base::linger(true, 0), ignored);
     socket_.close(ignored);
+    place_.release();  // now, not when the last handler lets go of this Client
   }
 
  private:
@@ -124,7 +127,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
     }
     auto self = shared_from_this();
     owner_.finish(*this);
-    owner_.admit_(std::move(socket_), addresses_);
+    owner_.admit_(std::move(socket_), addresses_, std::move(place_));
   }
 
   void fail(std::string_view why, bool timed_out) {
@@ -142,6 +145,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
   Socket socket_;
   boost::asio::steady_timer timer_;
   ClientAddresses addresses_;
+  AdmissionTicket place_;
   std::vector<std::uint8_t> buffer_;
   std::size_t have_ = 0;  // header bytes consumed from the socket, at the buffer's start
   bool done_ = false;
@@ -159,8 +163,10 @@ void ProxyHeaderReader::configure(const config::Listener& listener) {
   timeout_ = listener.timeouts.proxy_header;
 }
 
-void ProxyHeaderReader::read(Socket client, const ClientAddresses& socket_addresses) {
-  auto pending = std::make_shared<Client>(*this, std::move(client), socket_addresses);
+void ProxyHeaderReader::read(Socket client, const ClientAddresses& socket_addresses,
+                             AdmissionTicket place) {
+  auto pending =
+      std::make_shared<Client>(*this, std::move(client), socket_addresses, std::move(place));
   clients_.emplace(pending.get(), pending);
   pending->start();
 }

@@ -1,10 +1,12 @@
 // ProxyHeaderReader: on a listener with `proxy_protocol` set, reads the PROXY protocol header
 // each accepted client must send first, before admission and before any backend connect.
 //
-//   Listener ──accept──▶ read(client) ──header complete──▶ admit(client, addresses from header)
+//   Listener ──accept──▶ read(client, place) ──header complete──▶ admit(client, addresses from
+//                             │                                        header, place)
 //                             │
 //                             └─ malformed, wrong version, EOF, reset, or timeouts.proxy_header
-//                                passed ──▶ closed with RST, proxy_protocol_errors_total
+//                                passed ──▶ closed with RST, proxy_protocol_errors_total,
+//                                           place released
 //
 // Bytes are looked at with MSG_PEEK and only header bytes are consumed: what follows the
 // header stays in the socket for the session's splice. Bytes of a header not complete yet are
@@ -19,6 +21,7 @@
 #include <unordered_map>
 
 #include "config/config.hpp"
+#include "proxy/admission.hpp"
 #include "proxy/net.hpp"
 #include "proxy/proxy_protocol.hpp"
 #include "proxy/splice_channel.hpp"
@@ -30,7 +33,8 @@ using net::ClientAddresses;
 
 class ProxyHeaderReader {
  public:
-  using Admit = std::function<void(Socket client, const ClientAddresses& addresses)>;
+  using Admit =
+      std::function<void(Socket client, const ClientAddresses& addresses, AdmissionTicket place)>;
 
   // `listener` gives the accepted versions and timeouts.proxy_header (copied); `admit` gets each
   // client whose header was read, with the addresses of the header (or the socket's for v1
@@ -44,8 +48,10 @@ class ProxyHeaderReader {
   // Takes the accepted versions and header timeout of `listener` (a reload): the versions for
   // every header parsed from now on, the timeout for clients accepted from now on.
   void configure(const config::Listener& listener);
-  // Takes a just accepted client; `socket_addresses` are what its socket says.
-  void read(Socket client, const ClientAddresses& socket_addresses);
+  // Takes a just accepted client; `socket_addresses` are what its socket says. `place` (its
+  // place in the listener's max_connections, if it got one) goes with it to `admit`, or is
+  // released when the client is closed.
+  void read(Socket client, const ClientAddresses& socket_addresses, AdmissionTicket place);
   // Closes every client whose header is still being read, without admitting them.
   void close_all();
   std::size_t pending() const { return clients_.size(); }

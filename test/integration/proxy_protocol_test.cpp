@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test/integration/admin_client.hpp"
 #include "test/integration/haproxy_process.hpp"
 #include "test/integration/mirror_fixture.hpp"
 #include "test/integration/mode_fixture.hpp"
@@ -150,6 +151,37 @@ TEST_P(ProxyProtocolTest, PerSourceLimitCountsTheAddressFromTheHeader) {
   expect_header_then_payload(received[0], {}, sent);
   EXPECT_EQ(backend.accepted(), 2u);
   EXPECT_EQ(stat("source_limit_rejects_total"), 1u);
+}
+
+// Clients still sending their header count towards max_connections, as every accepted
+// connection counts towards HAProxy's maxconn: two that send none fill a limit of two and the
+// listener stops accepting; once one of them goes, a client with a header is served.
+TEST_P(ProxyProtocolTest, ClientsAwaitingTheirHeaderCountTowardsMaxConnections) {
+  TestBackend backend(recording_sink());
+  std::string yaml = pp_yaml(GetParam(), {.listener_proxy_protocol = "v1",
+                                          .backend_port = backend.port(),
+                                          .listener_extra = "    max_connections: 2\n"});
+  yaml += "admin: {listen: 127.0.0.1:0}\n";
+  proxy_ = std::make_unique<ProxyProcess>(yaml);
+  const std::uint16_t admin = admin_port(*proxy_);
+  Fd silent = connect_loopback(proxy_->port(), Clock::now() + 5s);
+  Fd partial = connect_loopback(proxy_->port(), Clock::now() + 5s);
+  ASSERT_TRUE(send_all(partial.get(), bytes("PROXY TCP4 1.2"), Clock::now() + 5s));
+  EXPECT_TRUE(run_until(
+      [&] {
+        const std::string text = http_request(admin, "/metrics").body;
+        return metric_value(text, "spliceproxy_listener_pauses_total").value_or(0) >= 1;
+      },
+      Clock::now() + 10s, 50ms))
+      << "the listener never found itself full";
+  silent.reset();
+  const std::string line = v1_line("TCP4", "203.0.113.7", "198.51.100.2", 4242, 443);
+  const SentClient sent = send_through(proxy_->port(), bytes(line), kPayload);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  expect_header_then_payload(received[0], {}, sent);
+  EXPECT_EQ(backend.accepted(), 1u);
+  EXPECT_EQ(stat("proxy_protocol_errors_total"), 1u);  // the silent one, closed first
 }
 
 // The capture's synthesized flow starts at the header's source, as tshark reads it.

@@ -1,6 +1,7 @@
 // Admission shared by the acceptors of several workers: max_connections holds for the whole
 // proxy while threads admit and release at once, per-source limits count one client address
-// across threads, and a listener waiting for room is woken when any thread makes it.
+// across threads, a listener waiting for room is woken when any thread makes it, and a place
+// reserved for a client whose PROXY header is being read counts until admit() takes it over.
 #include "proxy/admission.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <thread>
 #include <vector>
+
+#include "config/address.hpp"
 
 namespace spliceproxy {
 namespace {
@@ -98,6 +101,73 @@ TEST(Admission, ReconfigureKeepsTheCountAndWakesWaitersWhenTheLimitRises) {
   AdmissionTicket second;
   EXPECT_EQ(admission->admit(peer("127.0.0.1"), second), Admission::Verdict::admitted);
   EXPECT_TRUE(admission->full());
+}
+
+// A client whose PROXY header is being read holds a place: it counts towards max_connections
+// before its address is known, and admit() then takes the place over instead of a new one.
+TEST(Admission, ReservedPlaceCountsTowardsMaxConnectionsAndAdmitTakesItOver) {
+  auto admission = std::make_shared<Admission>(limits(2, 0));
+  AdmissionTicket first;
+  AdmissionTicket second;
+  AdmissionTicket third;
+  EXPECT_TRUE(admission->reserve(first));
+  EXPECT_TRUE(admission->reserve(second));
+  EXPECT_FALSE(admission->reserve(third));
+  EXPECT_FALSE(third);
+  EXPECT_TRUE(admission->full());
+  // Full, yet a reserved client is admitted: its place is taken already.
+  EXPECT_EQ(admission->admit(peer("127.0.0.1"), first), Admission::Verdict::admitted);
+  EXPECT_EQ(admission->live(), 2u);
+  AdmissionTicket fresh;
+  EXPECT_EQ(admission->admit(peer("127.0.0.1"), fresh), Admission::Verdict::full);
+  first.release();
+  EXPECT_EQ(admission->live(), 1u);
+  second.release();
+  EXPECT_EQ(admission->live(), 0u);
+}
+
+// The lists and the per-source limit still judge a reserved client by its header's address;
+// refused, it keeps the place until the caller drops it, which makes room.
+TEST(Admission, ReservedClientMeetsTheListsAndThePerSourceLimit) {
+  config::Listener listener = limits(3, 1);
+  listener.deny.push_back(*config::parse_cidr("203.0.113.0/24").value);
+  auto admission = std::make_shared<Admission>(listener);
+  AdmissionTicket denied;
+  AdmissionTicket first;
+  AdmissionTicket second;
+  ASSERT_TRUE(admission->reserve(denied));
+  ASSERT_TRUE(admission->reserve(first));
+  ASSERT_TRUE(admission->reserve(second));
+  int woken = 0;
+  ASSERT_TRUE(admission->wait_for_room([&] { ++woken; }));
+  EXPECT_EQ(admission->admit(peer("203.0.113.7"), denied), Admission::Verdict::denied);
+  EXPECT_EQ(admission->admit(peer("198.51.100.9"), first), Admission::Verdict::admitted);
+  EXPECT_EQ(admission->admit(peer("198.51.100.9", 4001), second), Admission::Verdict::source_limit);
+  EXPECT_EQ(admission->live(), 3u);
+  EXPECT_EQ(woken, 0);
+  denied.release();
+  EXPECT_EQ(woken, 1);
+  second.release();
+  EXPECT_EQ(admission->live(), 1u);
+  // The admitted one counts per source until it goes.
+  AdmissionTicket again;
+  EXPECT_EQ(admission->admit(peer("198.51.100.9", 4002), again), Admission::Verdict::source_limit);
+  first.release();
+  EXPECT_EQ(admission->admit(peer("198.51.100.9", 4002), again), Admission::Verdict::admitted);
+}
+
+// A reload that moved the listener gives it a new Admission: a place reserved in the old one
+// is given back there, and the new one counts the client afresh.
+TEST(Admission, PlaceReservedInAnotherAdmissionIsGivenBack) {
+  auto old_admission = std::make_shared<Admission>(limits(1, 0));
+  auto new_admission = std::make_shared<Admission>(limits(1, 0));
+  AdmissionTicket place;
+  ASSERT_TRUE(old_admission->reserve(place));
+  EXPECT_EQ(new_admission->admit(peer("127.0.0.1"), place), Admission::Verdict::admitted);
+  EXPECT_EQ(old_admission->live(), 0u);
+  EXPECT_EQ(new_admission->live(), 1u);
+  place.release();
+  EXPECT_EQ(new_admission->live(), 0u);
 }
 
 }  // namespace
