@@ -155,6 +155,14 @@ def proc_tree(pids):
     return out
 
 
+def machine_busy_ticks():
+    """Busy time of every CPU (user, nice, system, irq, softirq from /proc/stat; not idle,
+    iowait or steal): the proxy, the load and the kernel's TCP work, wherever it ran."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return sum(int(fields[i]) for i in (0, 1, 2, 5, 6))
+
+
 def cpu_ticks(pids):
     """utime+stime+cutime+cstime over pids and their live descendants."""
     total = 0
@@ -299,6 +307,7 @@ def run_iperf(c, streams, reverse, seconds, work):
     try:
         wait_listening_quiet(BACKEND_PORTS["iperf"], server)
         t0 = cpu_ticks(c.pids())
+        m0 = machine_busy_ticks()
         argv = ["iperf3", "-c", HOST, "-p", str(c.port("iperf")), "-t", str(seconds),
                 "-P", str(streams), "--connect-timeout", "5000", "--json"]
         if reverse:
@@ -306,6 +315,7 @@ def run_iperf(c, streams, reverse, seconds, work):
         r = subprocess.run(LOAD_CPUS + argv, capture_output=True, text=True,
                            timeout=seconds + 30)
         t1 = cpu_ticks(c.pids())
+        m1 = machine_busy_ticks()
         try:
             d = json.loads(r.stdout)
         except ValueError:
@@ -314,7 +324,8 @@ def run_iperf(c, streams, reverse, seconds, work):
             return {"error": d["error"]}
         s = d["end"]["sum_received"]
         return {"gbit": s["bits_per_second"] / 1e9, "bytes": s["bytes"],
-                "cpu_s": (t1 - t0) / CLK_TCK if c.kind != "direct" else None}
+                "cpu_s": (t1 - t0) / CLK_TCK if c.kind != "direct" else None,
+                "machine_cpu_s": (m1 - m0) / CLK_TCK}
     except subprocess.TimeoutExpired:
         return {"error": "iperf3 timed out"}
     finally:
@@ -457,21 +468,27 @@ def report(results, meta):
 
     if results.get("bulk"):
         add("### Bulk throughput (iperf3)\n")
-        add("Gbit/s received, median (min–max); proxy CPU seconds (user+system) per GiB moved.\n")
+        add("Gbit/s received, median (min–max); proxy CPU seconds (user+system) per GiB moved; "
+            "machine CPU seconds per GiB: every CPU's busy time (the proxy, iperf3 and the "
+            "kernel's TCP work, wherever it ran), medians over runs.\n")
         add("| scenario | contender | Gbit/s | × direct | × best anchor | proxy CPU-s/GiB "
-            "| CPU × best anchor |")
-        add("| --- | --- | --- | --- | --- | --- | --- |")
+            "| CPU × best anchor | machine CPU-s/GiB | machine × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for sc, rows in results["bulk"].items():
             thr = {n: (rows[n]["gbit"] or {}).get("median") for n in names if n in rows}
             cpu = {n: (rows[n]["cpu_s_per_gib"] or {}).get("median") for n in names if n in rows}
+            machine = {n: (rows[n].get("machine_cpu_s_per_gib") or {}).get("median")
+                       for n in names if n in rows}
             for n in names:
                 if n not in rows:
                     continue
                 rd, rb = ratio_cells(thr, n, True)
                 _, cb = ratio_cells(cpu, n, False)
+                _, mb = ratio_cells(machine, n, False)
                 cpu_cell = "–" if n == "direct" else cell(rows[n]["cpu_s_per_gib"], 3)
                 add(f"| {sc} | {n} | {cell(rows[n]['gbit'])} | {rd} | {rb} | {cpu_cell} "
-                    f"| {cb if n != 'direct' else '–'} |")
+                    f"| {cb if n != 'direct' else '–'} "
+                    f"| {fmt(machine.get(n), 3)} | {mb if n != 'direct' else '–'} |")
         add("")
 
     if results.get("rr"):
@@ -588,6 +605,9 @@ def main():
                 "gbit": med_range([r.get("gbit") for r in rs]),
                 "cpu_s_per_gib": med_range([r["cpu_s"] / (r["bytes"] / 2**30) for r in rs
                                             if r.get("cpu_s") is not None and r.get("bytes")]),
+                "machine_cpu_s_per_gib": med_range([
+                    r["machine_cpu_s"] / (r["bytes"] / 2**30) for r in rs
+                    if r.get("machine_cpu_s") is not None and r.get("bytes")]),
                 "raw": rs} for n, rs in raw.items()}
 
     if "rr" in SCENARIOS:
