@@ -77,7 +77,7 @@ void SpliceChannel::pump() {
     }
     splice_io::Result out{0, Status::would_block, 0};
     bool destination_full = false;
-    if (const std::size_t pending = buffered(); pending > 0) {
+    if (const std::size_t pending = next_write(); pending > 0) {
       out = drain();
       if (out.status == Status::progress) {
         moved = true;
@@ -183,15 +183,16 @@ void SpliceChannel::note_read(const splice_io::Result& read, std::size_t wanted,
   }
 }
 
-// Writes buffered bytes to the destination and counts them.
+// Writes next_write() bytes to the destination and counts what it took.
 splice_io::Result SpliceChannel::drain() {
   const bool spliced = bytes_in_pipe_ > 0;
+  const std::size_t pending = next_write();
   splice_io::Result r;
   if (spliced) {
-    r = splice_io::splice_move(pipe_->read_fd(), dst_fd_, bytes_in_pipe_);
+    r = splice_io::splice_move(pipe_->read_fd(), dst_fd_, pending);
     if (r.status == Status::progress) bytes_in_pipe_ -= r.bytes;
   } else {
-    r = splice_io::write_some(dst_fd_, {area_ + buffer_begin_, buffer_end_ - buffer_begin_});
+    r = splice_io::write_some(dst_fd_, {area_ + buffer_begin_, pending});
     if (r.status == Status::progress) buffer_begin_ += r.bytes;
   }
   if (r.status != Status::progress) return r;
@@ -215,6 +216,12 @@ void SpliceChannel::keep_leftover() {
   area_ = pending > 0 ? held_.get() : nullptr;
   buffer_begin_ = 0;
   buffer_end_ = pending;
+}
+
+// The pipe's bytes, else the copy buffer's: a path holding bytes keeps the flow (see
+// reads_into_pipe()), so both never do; if they did, the pipe would go first, then the buffer.
+std::size_t SpliceChannel::next_write() const {
+  return bytes_in_pipe_ > 0 ? bytes_in_pipe_ : buffer_end_ - buffer_begin_;
 }
 
 std::size_t SpliceChannel::buffered() const {

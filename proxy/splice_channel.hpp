@@ -134,6 +134,7 @@ class SpliceChannel : private EdgePoller::Waiter {
   splice_io::Result drain();
   void keep_leftover();
   std::size_t buffered() const;
+  std::size_t next_write() const;  // the bytes drain() offers the destination
   std::size_t room() const;
   bool fall_back_to_copy();
   void release_pipe();

@@ -158,7 +158,9 @@ TEST_P(ProxyProtocolTest, PerSourceLimitCountsTheAddressFromTheHeader) {
 // listener stops accepting; once one of them goes, a client with a header is served.
 TEST_P(ProxyProtocolTest, ClientsAwaitingTheirHeaderCountTowardsMaxConnections) {
   TestBackend backend(recording_sink());
+  // The header timeout outlasts the test: the client that sent part of a header stays.
   std::string yaml = pp_yaml(GetParam(), {.listener_proxy_protocol = "v1",
+                                          .header_timeout = "10m",
                                           .backend_port = backend.port(),
                                           .listener_extra = "    max_connections: 2\n"});
   yaml += "admin: {listen: 127.0.0.1:0}\n";
