@@ -35,9 +35,11 @@ Admission::Verdict Admission::admit(const net::Endpoint& peer, AdmissionTicket& 
         std::none_of(listener_.allow.begin(), listener_.allow.end(), in))
       return Verdict::denied;
   }
+  // Every session with an IP is counted by source, limit or not: a limit that a reload
+  // switches on then counts the sessions already live.
+  const bool by_source = size != 0 && source != 0;
   const std::size_t limit = listener_.max_connections_per_source;
-  const bool per_source = limit != 0 && size != 0 && source != 0;
-  if (per_source) {
+  if (by_source && limit != 0) {
     const auto it = per_source_.find(source);
     if (it != per_source_.end() && it->second >= limit) return Verdict::source_limit;
   }
@@ -46,7 +48,7 @@ Admission::Verdict Admission::admit(const net::Endpoint& peer, AdmissionTicket& 
     ++live_;
     ticket = AdmissionTicket(shared_from_this(), 0);
   }
-  if (per_source) {
+  if (by_source) {
     ++per_source_[source];
     ticket.source_ = source;
   }
@@ -94,7 +96,7 @@ void Admission::reconfigure(const config::Listener& listener) {
   {
     const std::lock_guard lock(mutex_);
     listener_ = listener;
-    // Counts by source stay: a new per-source limit applies to new clients.
+    // Counts by source stay: a new per-source limit counts the sessions already live.
     woken = take_waiters_if_room();
   }
   for (auto& wake : woken)

@@ -51,7 +51,7 @@ class AdmissionTicket {
  private:
   friend class Admission;
   std::shared_ptr<Admission> owner_;
-  std::uint64_t source_ = 0;  // counted per source under this key; 0: not counted per source
+  std::uint64_t source_ = 0;  // counted by source under this key; 0: not counted by source
 };
 
 class Admission : public std::enable_shared_from_this<Admission> {
@@ -92,7 +92,8 @@ class Admission : public std::enable_shared_from_this<Admission> {
   mutable std::mutex mutex_;
   config::Listener listener_;  // lists and limits; the rest unused
   std::size_t live_ = 0;
-  std::unordered_map<std::uint64_t, std::size_t> per_source_;  // only with a per-source limit
+  // Live sessions by source key, with or without a per-source limit (see admit()).
+  std::unordered_map<std::uint64_t, std::size_t> per_source_;
   std::vector<std::function<void()>> waiters_;
 };
 

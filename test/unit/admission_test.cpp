@@ -103,6 +103,25 @@ TEST(Admission, ReconfigureKeepsTheCountAndWakesWaitersWhenTheLimitRises) {
   EXPECT_TRUE(admission->full());
 }
 
+// A per-source limit that a reload switches on counts the sessions admitted before it, and
+// a session that ends gives its source's place back.
+TEST(Admission, PerSourceLimitSwitchedOnLaterCountsLiveSessions) {
+  auto admission = std::make_shared<Admission>(limits(0, 0));
+  std::vector<AdmissionTicket> live(2);
+  for (auto& ticket : live)
+    ASSERT_EQ(admission->admit(peer("127.0.0.5"), ticket), Admission::Verdict::admitted);
+  AdmissionTicket other_source;
+  ASSERT_EQ(admission->admit(peer("127.0.0.6"), other_source), Admission::Verdict::admitted);
+  admission->reconfigure(limits(0, 2));
+  AdmissionTicket third;
+  EXPECT_EQ(admission->admit(peer("127.0.0.5"), third), Admission::Verdict::source_limit);
+  AdmissionTicket second_of_other;
+  EXPECT_EQ(admission->admit(peer("127.0.0.6"), second_of_other), Admission::Verdict::admitted);
+  live[0].release();
+  EXPECT_EQ(admission->admit(peer("127.0.0.5"), third), Admission::Verdict::admitted);
+  EXPECT_EQ(admission->live(), 4u);
+}
+
 // A client whose PROXY header is being read holds a place: it counts towards max_connections
 // before its address is known, and admit() then takes the place over instead of a new one.
 TEST(Admission, ReservedPlaceCountsTowardsMaxConnectionsAndAdmitTakesItOver) {
