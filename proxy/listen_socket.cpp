@@ -115,6 +115,21 @@ ListenSockets bind_listen_sockets(const config::Listener& listener, unsigned wor
   return out;
 }
 
+void check_socket_file(const config::Listener& listener) {
+  struct stat info {};
+  if (::lstat(listener.listen.path.c_str(), &info) != 0) fail(listener, "stat", errno);
+  if (!S_ISSOCK(info.st_mode)) {
+    throw std::runtime_error(fmt::format("listener {}: {} is no longer a socket", listener.name,
+                                         listener.listen.to_string()));
+  }
+}
+
+void set_socket_file_mode(const config::Listener& listener) {
+  check_socket_file(listener);  // chmod follows symlinks: only a socket is changed
+  if (::chmod(listener.listen.path.c_str(), listener.socket_mode & 0777) != 0)
+    fail(listener, "chmod", errno);
+}
+
 void remove_socket_file(const config::Listener& listener) {
   if (!listener.listen.is_unix()) return;
   struct stat info {};

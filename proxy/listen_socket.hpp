@@ -31,6 +31,12 @@ struct ListenSockets {
 // left bound then.
 ListenSockets bind_listen_sockets(const config::Listener& listener, unsigned workers);
 
+// A Unix listener kept by a reload that changes only its `mode`: check_socket_file throws
+// std::runtime_error naming the listener unless its path still holds a socket (never a symlink
+// or another file); set_socket_file_mode checks the same and then gives it the new mode.
+void check_socket_file(const config::Listener& listener);
+void set_socket_file_mode(const config::Listener& listener);
+
 // Removes the socket file of a Unix listener once its sockets are closed (only if the path
 // still is a socket). Nothing for a TCP listener.
 void remove_socket_file(const config::Listener& listener);

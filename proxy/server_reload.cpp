@@ -4,9 +4,11 @@
 //   (any step failing: the error is logged, config_reloads_failed_total counts it and nothing
 //    has changed; sockets bound by the failed attempt are closed again)
 //
-// Applying: kept listeners (same name and address) keep their sockets and Admission and get
-// the new route; removed ones close; new ones open on every worker. Sessions finish on the
-// snapshot and pool they started with.
+// Applying: kept listeners (same name and address) keep their sockets and get the new route;
+// removed ones close; new ones open on every worker. A listener moved to another address closes
+// and opens there, and keeps its Admission, as a kept one does: max_connections and the
+// per-source limit count the sessions of both addresses. Sessions finish on the snapshot and
+// pool they started with.
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -42,6 +44,7 @@ struct Server::Staged {
   config::ConfigPtr config;
   PoolMap pools;
   std::map<std::string, ListenSockets> bound;  // new listeners (or ones whose address changed)
+  std::vector<const config::Listener*> new_modes;  // kept Unix listeners whose `mode` changed
 };
 
 void Server::reload() {
@@ -64,11 +67,17 @@ void Server::reload() {
 // Everything that can fail, before anything changes.
 Server::Staged Server::stage(config::ConfigPtr next) const {
   refuse_restart_changes(*config_, *next);
-  Staged staged{next, build_pools(*next), {}};
+  Staged staged{next, build_pools(*next), {}, {}};
   try {
     for (const auto& listener : next->listeners) {
       const auto old = listeners_.find(listener.name);
-      if (old != listeners_.end() && kept(old->second.config, listener)) continue;
+      if (old != listeners_.end() && kept(old->second.config, listener)) {
+        if (listener.listen.is_unix() && listener.socket_mode != old->second.config.socket_mode) {
+          check_socket_file(listener);
+          staged.new_modes.push_back(&listener);
+        }
+        continue;
+      }
       staged.bound[listener.name] = bind_listen_sockets(listener, next->workers);
     }
   } catch (...) {
@@ -105,8 +114,17 @@ Server::PoolMap Server::commit(Staged& staged, const std::vector<std::string>& r
   for (const auto& listener : staged.config->listeners) {
     const auto bound = staged.bound.find(listener.name);
     if (bound != staged.bound.end()) {
-      listeners_[listener.name] =
-          ListenerEntry{listener, bound->second.address, std::make_shared<Admission>(listener)};
+      // A listener moved to another address keeps its Admission: the sessions it started
+      // still count towards its limits.
+      const auto moved = listeners_.find(listener.name);
+      std::shared_ptr<Admission> admission;
+      if (moved != listeners_.end()) {
+        admission = moved->second.admission;
+        admission->reconfigure(listener);
+      } else {
+        admission = std::make_shared<Admission>(listener);
+      }
+      listeners_[listener.name] = ListenerEntry{listener, bound->second.address, admission};
     } else {
       ListenerEntry& entry = listeners_.at(listener.name);
       entry.config = listener;
@@ -136,6 +154,13 @@ void Server::apply(Staged staged) {
       continue;
     }
     kept_names.push_back(listener.name);
+    if (std::count(staged.new_modes.begin(), staged.new_modes.end(), &listener) != 0) {
+      try {
+        set_socket_file_mode(listener);  // checked by stage(): fails only if changed since
+      } catch (const std::exception& error) {
+        log::error("reload: {}", error.what());
+      }
+    }
     const auto route = route_for(next, listener);
     for (auto& worker : workers_)
       boost::asio::post(worker->io(), [w = worker.get(), route] { w->set_route(route); });

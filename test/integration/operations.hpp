@@ -25,9 +25,10 @@ inline std::string with_workers(std::string yaml, unsigned n) {
   return yaml;
 }
 
-// The port of the last "listener NAME listening on 127.0.0.1:PORT" line in `log`.
-inline std::optional<std::uint16_t> logged_port(const std::string& log, const std::string& name) {
-  const std::string needle = "listener " + name + " listening on 127.0.0.1:";
+// The port of the last "listener NAME listening on HOST:PORT" line in `log`.
+inline std::optional<std::uint16_t> logged_port(const std::string& log, const std::string& name,
+                                                const std::string& host = "127.0.0.1") {
+  const std::string needle = "listener " + name + " listening on " + host + ":";
   const auto at = log.rfind(needle);
   if (at == std::string::npos) return std::nullopt;
   return static_cast<std::uint16_t>(std::stoul(log.substr(at + needle.size())));
@@ -47,8 +48,10 @@ inline bool connection_refused(std::uint16_t port) {
 // next `bytes` of ByteStream(seed) and reads the echo back; both sides are hashed.
 class EchoConversation {
  public:
-  EchoConversation(std::uint16_t port, std::uint64_t seed)
-      : fd_(connect_loopback(port, Clock::now() + 5s)), stream_(seed) {}
+  EchoConversation(std::uint16_t port, std::uint64_t seed, const LoopbackTarget& target = {})
+      : EchoConversation(connect_loopback(port, Clock::now() + 5s, target), seed) {}
+  // Over a connection the caller made (a Unix socket).
+  EchoConversation(Fd connection, std::uint64_t seed) : fd_(std::move(connection)), stream_(seed) {}
 
   // Sends `bytes` and receives their echo; false on error, EOF or deadline.
   bool step(std::size_t bytes, Clock::time_point deadline) {

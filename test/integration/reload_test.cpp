@@ -1,17 +1,27 @@
 // SIGHUP through the real binary: 20 echo conversations stay open across 5 reloads (one of
 // them an invalid file) and every byte of each comes back intact; a listener added by a reload
 // serves, a removed one refuses, a listener moved to another backend sends new sessions there,
-// and an invalid file is reported with its line and column while the old config serves on.
+// and an invalid file is reported with its line and column while the old config serves on. A
+// listener moved to another address keeps its max_connections count; a Unix listener keeps
+// its socket and takes a new mode.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "test/integration/admin_client.hpp"
 #include "test/integration/operations.hpp"
 #include "test/integration/test_backend.hpp"
 
@@ -136,6 +146,88 @@ TEST_F(ReloadTest, ReloadThatCannotBindChangesNothing) {
   const std::size_t on_a = a_.accepted();
   expect_serves(proxy_->port(), 1);
   EXPECT_EQ(a_.accepted(), on_a + 1) << "web moved to backend b although the reload failed";
+  ASSERT_EQ(proxy_->stop(), 0);
+}
+
+// A listener moved to another address keeps counting the sessions it started at the old one:
+// with max_connections 1 and a session live there, a client of the new address is accepted
+// but waits, and is served once that session ends.
+TEST_F(ReloadTest, ListenerMovedToAnotherAddressKeepsCountingItsSessions) {
+  const auto yaml = [&](const std::string& host) {
+    return "workers: 2\nlog: {level: info}\nadmin: {listen: \"127.0.0.1:0\"}\nlisteners:\n"
+           "  - {name: web, listen: \"" + host + ":0\", backend: a, max_connections: 1}\n"
+           "backends:\n  - {name: a, servers: [{address: \"127.0.0.1:" +
+           std::to_string(a_.port()) + "\"}]}\n";
+  };
+  proxy_ = std::make_unique<ProxyProcess>(yaml("127.0.0.1"));
+  const std::uint16_t admin = admin_port(*proxy_);
+  const auto metric = [&](std::string_view series) {
+    return metric_value(http_request(admin, "/metrics").body, series).value_or(0);
+  };
+  EchoConversation first(proxy_->port(), 1);
+  ASSERT_TRUE(first.step(kStep, Clock::now() + 30s));
+
+  reload(yaml("127.0.0.2"), "generation 2:");
+  const auto moved = logged_port(proxy_->stderr_text(), "web", "127.0.0.2");
+  ASSERT_TRUE(moved);
+  EchoConversation second(*moved, 2, {.host = "127.0.0.2", .source = ""});
+  ASSERT_TRUE(run_until([&] { return metric("spliceproxy_sessions_accepted_total") >= 2; },
+                        Clock::now() + 10s, 50ms))
+      << "the moved listener never accepted the second client";
+  // Accepted and admitted are one step of the worker that accepted it: by now the second
+  // client has a session, or waits for room.
+  EXPECT_EQ(metric("spliceproxy_sessions_active"), 1u)
+      << "the moved listener admitted a client over max_connections";
+  EXPECT_EQ(a_.accepted(), 1u);
+
+  ASSERT_TRUE(first.finish(Clock::now() + 30s));
+  ASSERT_TRUE(second.step(kStep, Clock::now() + 30s));
+  EXPECT_TRUE(second.finish(Clock::now() + 30s));
+  EXPECT_EQ(a_.accepted(), 2u);
+  ASSERT_EQ(proxy_->stop(), 0);
+}
+
+// A reload that changes only a Unix listener's `mode` keeps its socket (the same file serves
+// on) and gives the file the new mode; with the file gone, such a reload is refused.
+TEST_F(ReloadTest, UnixListenerKeepsItsSocketAndTakesItsNewMode) {
+  const std::string path = "/tmp/spliceproxy-reload-" + std::to_string(::getpid()) + ".sock";
+  const auto yaml = [&](const char* mode) {
+    return std::string("workers: 2\nlog: {level: info}\nlisteners:\n") +
+           "  - {name: local, listen: \"unix:" + path + "\", mode: \"" + mode +
+           "\", backend: a}\nbackends:\n  - {name: a, servers: [{address: \"127.0.0.1:" +
+           std::to_string(a_.port()) + "\"}]}\n";
+  };
+  const auto connect_unix = [&] {
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+        << std::strerror(errno);
+    return fd;
+  };
+  proxy_ = std::make_unique<ProxyProcess>(yaml("0600"), ProxyOptions{.listeners = {"local"}});
+  struct stat before {};
+  ASSERT_EQ(::lstat(path.c_str(), &before), 0);
+  ASSERT_EQ(before.st_mode & 0777, 0600u);
+  EchoConversation live(connect_unix(), 1);
+  ASSERT_TRUE(live.step(kStep, Clock::now() + 30s));
+
+  reload(yaml("0660"), "generation 2:");
+  struct stat after {};
+  ASSERT_EQ(::lstat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode & 0777, 0660u);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "the socket was bound again, not kept";
+  ASSERT_TRUE(live.step(kStep, Clock::now() + 30s));
+  EchoConversation next(connect_unix(), 2);
+  ASSERT_TRUE(next.step(kStep, Clock::now() + 30s));
+  EXPECT_TRUE(next.finish(Clock::now() + 30s));
+
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  reload(yaml("0666"), "reload failed, generation 2 keeps serving: listener local: stat unix:" +
+                           path + ": No such file or directory");
+  ASSERT_TRUE(live.step(kStep, Clock::now() + 30s));
+  EXPECT_TRUE(live.finish(Clock::now() + 30s));
   ASSERT_EQ(proxy_->stop(), 0);
 }
 
