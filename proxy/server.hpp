@@ -161,6 +161,7 @@ class Server {
   unsigned workers_stopped_ = 0;
   std::size_t live_at_drain_ = 0;
   std::uint64_t cut_before_drain_ = 0;
+  std::uint64_t ended_before_drain_ = 0;
   bool cut_ = false;
 
   // Operations (server_status.cpp). The admin endpoint runs on a thread of its own.

@@ -11,12 +11,30 @@
 #include "proxy/server.hpp"
 
 namespace spliceproxy {
+namespace {
+
+// Sessions that ended by themselves so far: every close reason but a cut at shutdown, and
+// but the clients closed before a session began (denied, a bad PROXY header).
+std::uint64_t ended_by_themselves(const Stats& stats) {
+  std::uint64_t ended = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
+    const auto reason = static_cast<CloseReason>(i);
+    if (reason != CloseReason::shutdown && reason != CloseReason::denied &&
+        reason != CloseReason::proxy_protocol_error)
+      ended += stats.closed(reason);
+  }
+  return ended;
+}
+
+}  // namespace
 
 void Server::begin_drain(int signal) {
   draining_.store(true, std::memory_order_release);
   for (const auto& worker : workers_)
     live_at_drain_ += worker->active_sessions();
-  cut_before_drain_ = stats().closed(CloseReason::shutdown);
+  const Stats before = stats();
+  cut_before_drain_ = before.closed(CloseReason::shutdown);
+  ended_before_drain_ = ended_by_themselves(before);
   const config::Duration timeout = config()->drain_timeout;
   log::info("signal {} received: draining, up to {} for {} live sessions", signal,
             config::format_duration(timeout), live_at_drain_);
@@ -67,10 +85,13 @@ void Server::finish() {
   signals_.cancel(ignored);
   for (auto& [name, checker] : checkers_)
     checker->stop();
-  const std::uint64_t cut = stats().closed(CloseReason::shutdown) - cut_before_drain_;
-  const std::uint64_t finished = live_at_drain_ > cut ? live_at_drain_ - cut : 0;
-  log::info("drained: {} of {} sessions live at the signal finished, {} closed at shutdown",
-            finished, live_at_drain_, cut);
+  // Counted by how they ended, not from the number live at the signal: sessions that a
+  // worker accepted between the signal and the close of its listeners count too.
+  const Stats after = stats();
+  const std::uint64_t cut = after.closed(CloseReason::shutdown) - cut_before_drain_;
+  const std::uint64_t finished = ended_by_themselves(after) - ended_before_drain_;
+  log::info("drained: {} sessions finished, {} closed at shutdown ({} live at the signal)",
+            finished, cut, live_at_drain_);
 }
 
 }  // namespace spliceproxy

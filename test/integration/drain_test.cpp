@@ -40,7 +40,7 @@ TEST(DrainTest, SessionsEndingWithinDrainTimeoutFinishIntactAndTheProcessExitsWi
   // Far below the 2 minute drain_timeout: the process exits once the last session ended.
   EXPECT_EQ(proxy.wait_for_exit(60s), 0);
   const std::string log = proxy.stderr_text();
-  EXPECT_NE(log.find("drained: 4 of 4 sessions live at the signal finished, 0 closed"),
+  EXPECT_NE(log.find("drained: 4 sessions finished, 0 closed at shutdown (4 live at the signal)"),
             std::string::npos)
       << log;
   EXPECT_EQ(stat_value(log, "sessions_closed_total{reason=\"completed\"}"), 4u);
@@ -59,7 +59,7 @@ TEST(DrainTest, SessionOutlivingDrainTimeoutIsClosedAndTheProcessExits) {
   EXPECT_GE(end.at - signalled, 1s) << "closed before drain_timeout passed";
   EXPECT_EQ(proxy.wait_for_exit(30s), 0);
   const std::string log = proxy.stderr_text();
-  EXPECT_NE(log.find("drained: 0 of 1 sessions live at the signal finished, 1 closed"),
+  EXPECT_NE(log.find("drained: 0 sessions finished, 1 closed at shutdown (1 live at the signal)"),
             std::string::npos)
       << log;
   EXPECT_EQ(stat_value(log, "sessions_closed_total{reason=\"shutdown\"}"), 1u);
