@@ -17,11 +17,13 @@ namespace spliceproxy {
 namespace {
 
 // Non-blocking for splice (SPLICE_F_NONBLOCK covers only the pipe end); no Nagle delay on
-// small request/response messages. Errors are ignored: they show up on the first syscall.
-void prepare(Socket& socket) {
+// small request/response messages for a TCP socket (`tcp`: known from the config, not asked of
+// the socket). Errors are ignored: they show up on the first syscall. A socket that Asio made
+// non-blocking already (to connect it) takes no second ioctl: the getter reads Asio's flag.
+void prepare(Socket& socket, bool tcp) {
   boost::system::error_code ignored;
-  socket.native_non_blocking(true, ignored);
-  if (socket.local_endpoint(ignored).protocol().family() != AF_UNIX) {
+  if (!socket.native_non_blocking()) socket.native_non_blocking(true, ignored);
+  if (tcp) {
     const int one = 1;
     ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
@@ -59,7 +61,7 @@ Session::~Session() {
 
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
-  prepare(client_);
+  prepare(client_, !listener_.listen.is_unix());
   if (worker_.mirrors() && !listener_.mirrors.empty())
     mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
@@ -72,7 +74,7 @@ void Session::on_connect(const boost::system::error_code& ec) {
   route_.pool->connected(*server_);
   connected_ = true;
   connected_at_ = Clock::now();
-  prepare(backend_);
+  prepare(backend_, route_.pool->endpoint(*server_).protocol().family() != AF_UNIX);
   // A backend that wants the PROXY protocol gets its header first; the channels start after.
   if (route_.pool->backend().proxy_protocol != config::ProxyProtocol::off)
     return send_proxy_header();
