@@ -115,19 +115,33 @@ ListenSockets bind_listen_sockets(const config::Listener& listener, unsigned wor
   return out;
 }
 
-void check_socket_file(const config::Listener& listener) {
+namespace {
+
+// The socket file itself (O_PATH, never through a symlink), checked to be a socket.
+UniqueFd open_socket_file(const config::Listener& listener) {
+  UniqueFd file(::open(listener.listen.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!file) fail(listener, "stat", errno);
   struct stat info {};
-  if (::lstat(listener.listen.path.c_str(), &info) != 0) fail(listener, "stat", errno);
+  if (::fstat(file.get(), &info) != 0) fail(listener, "stat", errno);
   if (!S_ISSOCK(info.st_mode)) {
     throw std::runtime_error(fmt::format("listener {}: {} is no longer a socket", listener.name,
                                          listener.listen.to_string()));
   }
+  return file;
+}
+
+}  // namespace
+
+void check_socket_file(const config::Listener& listener) {
+  open_socket_file(listener);
 }
 
 void set_socket_file_mode(const config::Listener& listener) {
-  check_socket_file(listener);  // chmod follows symlinks: only a socket is changed
-  if (::chmod(listener.listen.path.c_str(), listener.socket_mode & 0777) != 0)
-    fail(listener, "chmod", errno);
+  // Through the descriptor checked above: a file swapped in at the path meanwhile is not
+  // touched (fchmod does not take an O_PATH descriptor; its /proc link does).
+  const UniqueFd file = open_socket_file(listener);
+  const std::string link = "/proc/self/fd/" + std::to_string(file.get());
+  if (::chmod(link.c_str(), listener.socket_mode & 0777) != 0) fail(listener, "chmod", errno);
 }
 
 void remove_socket_file(const config::Listener& listener) {

@@ -30,9 +30,10 @@ std::uint64_t ended_by_themselves(const Stats& stats) {
 
 void Server::begin_drain(int signal) {
   draining_.store(true, std::memory_order_release);
+  // The counts first: a session that ends in between is then counted as live and finished.
+  const Stats before = stats();
   for (const auto& worker : workers_)
     live_at_drain_ += worker->active_sessions();
-  const Stats before = stats();
   cut_before_drain_ = before.closed(CloseReason::shutdown);
   ended_before_drain_ = ended_by_themselves(before);
   const config::Duration timeout = config()->drain_timeout;

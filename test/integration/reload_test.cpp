@@ -174,8 +174,8 @@ TEST_F(ReloadTest, ListenerMovedToAnotherAddressKeepsCountingItsSessions) {
   ASSERT_TRUE(run_until([&] { return metric("spliceproxy_sessions_accepted_total") >= 2; },
                         Clock::now() + 10s, 50ms))
       << "the moved listener never accepted the second client";
-  // Accepted and admitted are one step of the worker that accepted it: by now the second
-  // client has a session, or waits for room.
+  // The worker that counted the accept admits (or parks) the client in the same handler: a
+  // later scrape sees its session if it got one.
   EXPECT_EQ(metric("spliceproxy_sessions_active"), 1u)
       << "the moved listener admitted a client over max_connections";
   EXPECT_EQ(a_.accepted(), 1u);
