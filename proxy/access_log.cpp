@@ -97,9 +97,12 @@ void AccessLog::start() {
 
 void AccessLog::write(const SessionRecord& record) {
   const std::string line = format_access_line(record);
+  const bool refused = record.reason == CloseReason::denied ||
+                       record.reason == CloseReason::proxy_protocol_error;
+  const std::size_t limit = refused ? kMaxBufferedRefused : kMaxBuffered;
   {
     const std::lock_guard lock(mutex_);
-    if (buffer_.size() + line.size() > kMaxBuffered) {
+    if (buffer_.size() + line.size() > limit) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }

@@ -6,7 +6,8 @@
 //
 // A worker formats its line outside the lock and holds the mutex for one append: it never
 // waits for the output. When the buffer is full (the output fell behind) the line is dropped and
-// counted. Lines are appended whole and written by one thread, so they never interleave.
+// counted (the line of a refused client already at half the buffer: see kMaxBufferedRefused).
+// Lines are appended whole and written by one thread, so they never interleave.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,10 @@ class AccessLog {
  public:
   // Bytes waiting for the writer beyond which lines are dropped.
   static constexpr std::size_t kMaxBuffered = std::size_t{4} << 20;
+  // The same for the line of a client closed before a session began (denied, a bad PROXY
+  // header): a flood of refused clients fills half the buffer at most, and cannot crowd out
+  // the lines of sessions.
+  static constexpr std::size_t kMaxBufferedRefused = kMaxBuffered / 2;
 
   // `target`: "stdout" or a file path, opened O_APPEND (created 0640). Throws
   // std::runtime_error naming the file when it cannot be opened.

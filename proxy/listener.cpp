@@ -53,8 +53,13 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
     // The reader lives as long as this Listener, whose handlers hold it alive.
     header_reader_ = std::make_unique<ProxyHeaderReader>(
         worker_.io(), listener, worker_.stats(),
-        [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place) {
-          admit(std::move(client), addresses, std::move(place));
+        [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place,
+               Clock::time_point accepted) {
+          admit(std::move(client), addresses, accepted, std::move(place));
+        },
+        [this](const net::ClientAddresses& addresses, Clock::time_point accepted, bool by_client) {
+          report_rejected(addresses, accepted, CloseReason::proxy_protocol_error,
+                          by_client ? ClosedBy::client : ClosedBy::proxy);
         });
   }
 }
@@ -102,7 +107,7 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
     AdmissionTicket place;
     route_->admission->reserve(place);
     header_reader_->read(std::move(client), addresses, std::move(place));
-  } else if (!admit(std::move(client), addresses)) {
+  } else if (!admit(std::move(client), addresses, Clock::now())) {
     return;  // parked: accepting goes on once there is room
   }
   continue_accepting();
@@ -130,7 +135,7 @@ void Listener::on_room() {
   while (!parked_.empty()) {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
-    if (!admit(std::move(next.client), next.addresses)) {
+    if (!admit(std::move(next.client), next.addresses, next.accepted)) {
       // Full again: admit() parked it last; it keeps its place at the front.
       parked_.push_front(std::move(parked_.back()));
       parked_.pop_back();
@@ -160,14 +165,15 @@ void Listener::accept_after(Clock::time_point when) {
   });
 }
 
-bool Listener::admit(Socket client, const net::ClientAddresses& addresses, AdmissionTicket place) {
+bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
+                      Clock::time_point accepted, AdmissionTicket place) {
   boost::system::error_code ec;
   const ListenerRoute& route = *route_;
   const net::Endpoint& peer = addresses.peer;
   AdmissionTicket ticket = std::move(place);
   const Admission::Verdict verdict = route.admission->admit(peer, ticket);
   if (verdict == Admission::Verdict::full) {
-    park(std::move(client), addresses);
+    park(std::move(client), addresses, accepted);
     return false;
   }
   if (verdict != Admission::Verdict::admitted) {
@@ -176,6 +182,7 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses, Admis
     worker_.stats().count_close(CloseReason::denied);
     client.set_option(boost::asio::socket_base::linger(true, 0), ec);
     client.close(ec);
+    report_rejected(addresses, accepted, CloseReason::denied, ClosedBy::proxy);
     return true;
   }
   const std::uint64_t id = worker_.next_session_id();
@@ -188,13 +195,32 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses, Admis
 
 // Another worker took the last place since this one looked (for a client whose PROXY header
 // was read without a place: since it was accepted): it waits here until room is made.
-void Listener::park(Socket client, const net::ClientAddresses& addresses) {
-  parked_.push_back({std::move(client), addresses});
+void Listener::park(Socket client, const net::ClientAddresses& addresses,
+                    Clock::time_point accepted) {
+  parked_.push_back({std::move(client), addresses, accepted});
   if (waiting_for_room_) return;  // a wake-up is due already
   if (!wait_for_room())
     boost::asio::post(worker_.io(), [self = shared_from_this()] {
       self->on_room();  // room was made in between
     });
+}
+
+void Listener::report_rejected(const net::ClientAddresses& addresses, Clock::time_point accepted,
+                               CloseReason reason, ClosedBy closed_by) {
+  SessionReporter* reporter = worker_.reporter();
+  if (!reporter) return;
+  using namespace std::chrono;
+  const auto elapsed = Clock::now() - accepted;
+  SessionRecord r;
+  r.id = worker_.next_session_id();
+  r.start = time_point_cast<system_clock::duration>(system_clock::now() - elapsed);
+  r.duration = duration_cast<milliseconds>(elapsed);
+  r.client = net::to_string(addresses.peer);
+  r.listener = route_->listener->name;
+  r.backend = route_->listener->backend;
+  r.closed_by = closed_by;
+  r.reason = reason;
+  reporter->session_ended(r);
 }
 
 void Listener::log_accept_error(const boost::system::error_code& ec) {

@@ -27,6 +27,7 @@
 #include "proxy/admission.hpp"
 #include "proxy/net.hpp"
 #include "proxy/proxy_header_reader.hpp"
+#include "proxy/session_record.hpp"
 #include "proxy/splice_channel.hpp"
 #include "proxy/unique_fd.hpp"
 
@@ -66,9 +67,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void log_accept_error(const boost::system::error_code& ec);
   // Admits `client` (from `addresses.peer`: the socket's, or its PROXY header's) or closes it;
   // false when the listener is full and the client was parked instead. `place`: the client's
-  // reserved place in max_connections, if any (see Admission::reserve).
-  bool admit(Socket client, const net::ClientAddresses& addresses, AdmissionTicket place = {});
-  void park(Socket client, const net::ClientAddresses& addresses);
+  // reserved place in max_connections, if any (see Admission::reserve). `accepted`: when it
+  // was accepted, for the access log line of a client refused here.
+  bool admit(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted,
+             AdmissionTicket place = {});
+  void park(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted);
+  // A client closed before a session began (denied, over its source's limit, a bad PROXY
+  // header): its access log line, as a session's, with no server and no byte.
+  void report_rejected(const net::ClientAddresses& addresses, Clock::time_point accepted,
+                       CloseReason reason, ClosedBy closed_by);
   // Waits for room in the Admission; true if it was full (a wake-up is then due).
   bool wait_for_room();
   void on_room();
@@ -89,6 +96,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   struct Parked {
     Socket client;
     net::ClientAddresses addresses;
+    Clock::time_point accepted;
   };
   std::deque<Parked> parked_;  // accepted while full, waiting for room, oldest first
   bool waiting_for_room_ = false;

@@ -59,7 +59,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
   void start() {
     timer_.expires_after(owner_.timeout_);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec && !self->done_) self->fail("no complete header in time", true);
+      if (!ec && !self->done_) self->fail("no complete header in time", Failure::timeout);
     });
     step();
   }
@@ -80,21 +80,22 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
     const ssize_t n =
         receive(socket_.native_handle(), buffer_.data() + have_, buffer_.size() - have_, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait();
-    if (n < 0) return fail(std::strerror(errno), false);
-    if (n == 0) return fail("closed before a complete header", false);
+    if (n < 0) return fail(std::strerror(errno), Failure::by_client);
+    if (n == 0) return fail("closed before a complete header", Failure::by_client);
     const std::size_t seen = have_ + static_cast<std::size_t>(n);
     const pp::Result result = pp::parse({buffer_.data(), seen}, owner_.accept_);
     switch (result.status) {
       case pp::Result::Status::invalid:
-        return fail(pp::to_string(result.error), false);
+        return fail(pp::to_string(result.error), Failure::malformed);
       case pp::Result::Status::incomplete:
         // Every byte seen is header: take them out of the socket, so that the next
         // readiness means new bytes.
-        if (!consume(seen)) return fail("short read of peeked bytes", false);
+        if (!consume(seen)) return fail("short read of peeked bytes", Failure::by_client);
         if (buffer_.size() < result.length) buffer_.resize(result.length);
         return wait();
       case pp::Result::Status::complete:
-        if (!consume(result.length)) return fail("short read of peeked bytes", false);
+        if (!consume(result.length))
+          return fail("short read of peeked bytes", Failure::by_client);
         return succeed(result);
     }
   }
@@ -112,7 +113,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
     socket_.async_wait(Socket::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& ec) {
                          if (self->done_) return;
-                         if (ec) return self->fail(ec.message().c_str(), false);
+                         if (ec) return self->fail(ec.message().c_str(), Failure::by_client);
                          self->step();
                        });
   }
@@ -127,24 +128,29 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
     }
     auto self = shared_from_this();
     owner_.finish(*this);
-    owner_.admit_(std::move(socket_), addresses_, std::move(place_));
+    owner_.admit_(std::move(socket_), addresses_, std::move(place_), accepted_);
   }
 
-  void fail(std::string_view why, bool timed_out) {
+  enum class Failure { by_client, malformed, timeout };
+
+  void fail(std::string_view why, Failure failure) {
     Stats& stats = owner_.stats_;
     stats.add(Counter::proxy_protocol_errors_total);
-    if (timed_out) stats.add(Counter::proxy_protocol_timeouts_total);
+    if (failure == Failure::timeout) stats.add(Counter::proxy_protocol_timeouts_total);
     stats.count_close(CloseReason::proxy_protocol_error);
     log::debug("listener {}: client {} closed: PROXY protocol header: {}", owner_.name_,
                net::to_string(addresses_.peer), why);
     close();
+    auto self = shared_from_this();
     owner_.finish(*this);
+    owner_.rejected_(addresses_, accepted_, failure == Failure::by_client);
   }
 
   ProxyHeaderReader& owner_;
   Socket socket_;
   boost::asio::steady_timer timer_;
   ClientAddresses addresses_;
+  Clock::time_point accepted_ = Clock::now();
   AdmissionTicket place_;
   std::vector<std::uint8_t> buffer_;
   std::size_t have_ = 0;  // header bytes consumed from the socket, at the buffer's start
@@ -152,8 +158,8 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
 };
 
 ProxyHeaderReader::ProxyHeaderReader(boost::asio::io_context& io, const config::Listener& listener,
-                                     Stats& stats, Admit admit)
-    : io_(io), stats_(stats), admit_(std::move(admit)) {
+                                     Stats& stats, Admit admit, Rejected rejected)
+    : io_(io), stats_(stats), admit_(std::move(admit)), rejected_(std::move(rejected)) {
   configure(listener);
 }
 

@@ -6,7 +6,7 @@
 //                             │
 //                             └─ malformed, wrong version, EOF, reset, or timeouts.proxy_header
 //                                passed ──▶ closed with RST, proxy_protocol_errors_total,
-//                                           place released
+//                                           place released, rejected(client) for its log line
 //
 // Bytes are looked at with MSG_PEEK and only header bytes are consumed: what follows the
 // header stays in the socket for the session's splice. Bytes of a header not complete yet are
@@ -33,14 +33,20 @@ using net::ClientAddresses;
 
 class ProxyHeaderReader {
  public:
-  using Admit =
-      std::function<void(Socket client, const ClientAddresses& addresses, AdmissionTicket place)>;
+  using Admit = std::function<void(Socket client, const ClientAddresses& addresses,
+                                   AdmissionTicket place, Clock::time_point accepted)>;
+  // A client closed for its header, after it was: its socket's addresses, when it was
+  // accepted, and whether the client ended it (EOF or reset) rather than the reader (a
+  // malformed header, or none in time).
+  using Rejected = std::function<void(const ClientAddresses& addresses,
+                                      Clock::time_point accepted, bool by_client)>;
 
   // `listener` gives the accepted versions and timeouts.proxy_header (copied); `admit` gets each
   // client whose header was read, with the addresses of the header (or the socket's for v1
-  // UNKNOWN, v2 LOCAL and v2 without an IP family), and must outlive the reader.
+  // UNKNOWN, v2 LOCAL and v2 without an IP family) and the time it was accepted, `rejected`
+  // each client closed instead; both must outlive the reader. close_all() calls neither.
   ProxyHeaderReader(boost::asio::io_context& io, const config::Listener& listener, Stats& stats,
-                    Admit admit);
+                    Admit admit, Rejected rejected);
   ~ProxyHeaderReader() { close_all(); }
   ProxyHeaderReader(const ProxyHeaderReader&) = delete;
   ProxyHeaderReader& operator=(const ProxyHeaderReader&) = delete;
@@ -66,6 +72,7 @@ class ProxyHeaderReader {
   config::Duration timeout_{};
   Stats& stats_;
   Admit admit_;
+  Rejected rejected_;
   std::unordered_map<const Client*, std::shared_ptr<Client>> clients_;
 };
 

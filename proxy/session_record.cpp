@@ -36,9 +36,11 @@ std::string_view termination_code(const SessionRecord& record) {
       return "SD";
     case CloseReason::shutdown:
       return connected ? "KD" : "KC";
+    // Clients closed before a session began (Listener::report_rejected).
     case CloseReason::denied:
-    case CloseReason::proxy_protocol_error:  // closed before a session exists: no record
       return "PR";
+    case CloseReason::proxy_protocol_error:
+      return record.closed_by == ClosedBy::client ? "CR" : "PR";
     case CloseReason::count:
       break;
   }

@@ -1,7 +1,8 @@
 // The access log through the real binary: one JSON line per session (parsed by jq) with the
 // right byte counts, close reasons and termination codes for completed, connect_failed and
-// idle_timeout sessions; `off` writes nothing; a file target is appended to, created 0640 and
-// reopened on SIGUSR1.
+// idle_timeout sessions, and for clients closed before a session (denied, PROXY header);
+// `off` writes nothing; a file target is appended to, created 0640 and reopened on SIGUSR1.
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -106,6 +107,54 @@ TEST_F(AccessLogTest, OneJsonLinePerSessionWithBytesAndReasons) {
                "\\\\d\\\\d:\\\\d\\\\d\\\\.\\\\d{3}Z$\")) and (.client | startswith("
                "\"127.0.0.1:\")))) | length"),
             "7\n");
+}
+
+// Clients closed before a session began get a line too, with no server and no byte: denied by
+// the listener's list ("PR"), a malformed PROXY header ("PR", closed by the proxy) and a
+// client that closed before its header was complete ("CR", closed by the client).
+TEST_F(AccessLogTest, ClientsClosedBeforeASessionGetALineToo) {
+  std::ostringstream yaml;
+  yaml << "log: {level: info, access: stdout}\n"
+       << "listeners:\n"
+       << "  - {name: web, listen: 127.0.0.1:0, backend: echo, deny: [127.0.0.0/8]}\n"
+       << "  - {name: pp, listen: 127.0.0.1:0, backend: echo, proxy_protocol: v1}\n"
+       << "backends:\n"
+       << "  - {name: echo, servers: [{address: 127.0.0.1:" << echo_.port() << "}]}\n";
+  proxy_ = std::make_unique<ProxyProcess>(yaml.str(), ProxyOptions{.listeners = {"web", "pp"}});
+  run_closed_by_proxy("web");
+  {
+    Fd malformed = connect_loopback(proxy_->port("pp"), Clock::now() + 5s);
+    const std::string request = "GET / HTTP/1.0\r\n\r\n";
+    ASSERT_TRUE(send_all(malformed.get(),
+                         {reinterpret_cast<const std::uint8_t*>(request.data()), request.size()},
+                         Clock::now() + 5s));
+    EXPECT_TRUE(wait_for_peer_close(malformed.get(), Clock::now() + 10s).closed);
+  }
+  Fd quitter = connect_loopback(proxy_->port("pp"), Clock::now() + 5s);
+  ASSERT_EQ(::shutdown(quitter.get(), SHUT_WR), 0);
+  EXPECT_TRUE(wait_for_peer_close(quitter.get(), Clock::now() + 10s).closed);
+  ASSERT_EQ(proxy_->stop(), 0);
+  const std::string log = proxy_->stdout_text();
+  EXPECT_EQ(jq(log, "length"), "3\n") << log;
+  const std::string none = ".server == null and .connect_attempts == 0 and "
+                           ".bytes_client_to_backend == 0 and .bytes_backend_to_client == 0 and "
+                           "(.client | startswith(\"127.0.0.1:\")) and .backend == \"echo\"";
+  EXPECT_EQ(jq(log, "map(select(.listener == \"web\" and .reason == \"denied\" and "
+                    ".termination == \"PR\" and .closed_by == \"proxy\" and " +
+                        none + ")) | length"),
+            "1\n")
+      << log;
+  EXPECT_EQ(jq(log, "map(select(.listener == \"pp\" and .reason == \"proxy_protocol_error\" and "
+                    ".termination == \"PR\" and .closed_by == \"proxy\" and " +
+                        none + ")) | length"),
+            "1\n")
+      << log;
+  EXPECT_EQ(jq(log, "map(select(.listener == \"pp\" and .reason == \"proxy_protocol_error\" and "
+                    ".termination == \"CR\" and .closed_by == \"client\" and " +
+                        none + ")) | length"),
+            "1\n")
+      << log;
+  EXPECT_EQ(jq(log, "map(.session) | unique | length"), "3\n") << "session ids must differ";
 }
 
 TEST_F(AccessLogTest, OffWritesNothing) {

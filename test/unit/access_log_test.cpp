@@ -72,6 +72,15 @@ TEST(AccessLog, TerminationCodesFollowTheReason) {
     r.reason = reason;
     EXPECT_EQ(termination_code(r), code) << to_string(reason);
   }
+  // Clients closed before a session began: by the proxy, or by the client mid-header.
+  r.server.reset();
+  r.closed_by = ClosedBy::proxy;
+  r.reason = CloseReason::denied;
+  EXPECT_EQ(termination_code(r), "PR");
+  r.reason = CloseReason::proxy_protocol_error;
+  EXPECT_EQ(termination_code(r), "PR");
+  r.closed_by = ClosedBy::client;
+  EXPECT_EQ(termination_code(r), "CR");
 }
 
 std::filesystem::path temp_log() {
@@ -131,6 +140,26 @@ TEST(AccessLog, StalledOutputDropsAndCountsWithoutBlocking) {
     log.stop();
   }
   ::close(fds[1]);
+}
+
+// A flood of refused clients takes half the buffer at most: with nothing draining the buffer
+// (no writer thread) and the refused lines already dropping, the other half still takes the
+// lines of sessions.
+TEST(AccessLog, RefusedClientsCannotCrowdOutSessions) {
+  AccessLog log("/dev/null");  // not started: the buffer only fills
+  SessionRecord refused = sample_record();
+  refused.reason = CloseReason::denied;
+  const std::size_t line = format_access_line(refused).size();
+  for (std::size_t i = 0; i < AccessLog::kMaxBuffered / line; ++i)
+    log.write(refused);
+  const std::uint64_t dropped = log.dropped();
+  EXPECT_GT(dropped, 0u);
+  EXPECT_LE(log.lines() * line, AccessLog::kMaxBufferedRefused);
+  const SessionRecord session = sample_record();
+  const std::size_t room = AccessLog::kMaxBuffered - AccessLog::kMaxBufferedRefused;
+  for (std::size_t i = 0; i < room / format_access_line(session).size(); ++i)
+    log.write(session);
+  EXPECT_EQ(log.dropped(), dropped) << "a session's line was dropped";
 }
 
 }  // namespace
