@@ -363,6 +363,11 @@ def run_loadgen(c, mode, conns, seconds, size=64, warmup=None):
         return {"error": f"no completed requests ({d['errors']} errors)"}
     # The proxy's CPU over the whole run (warm-up included), in cores: 1.0 is one core busy.
     d["proxy_cores"] = (t1 - t0) / CLK_TCK / (w1 - w0) if c.kind != "direct" else None
+    # Its CPU per request (per connection in connrate): cores over the rate. The warm-up runs
+    # the same load, so the two spans agree. When the load generator, not the proxy, sets the
+    # rate, this still tells the proxies apart.
+    d["proxy_us_per_op"] = (d["proxy_cores"] / d["rps"] * 1e6
+                            if d["proxy_cores"] is not None and d.get("rps") else None)
     return d
 
 
@@ -493,41 +498,53 @@ def report(results, meta):
 
     if results.get("rr"):
         add("### Request/response ping-pong (loadgen → echo_server)\n")
-        add("Requests/s, median (min–max); p50/p99 latency in µs and the proxy's CPU in cores "
-            "(1.0 = one core busy), medians over runs.\n")
+        add("Requests/s, median (min–max); p50/p99 latency in µs, the proxy's CPU in cores "
+            "(1.0 = one core busy) and its CPU µs per request (cores ÷ rate: it tells the "
+            "proxies apart also when the load generator sets the rate), medians over runs.\n")
         add("| message | conns | contender | req/s | × direct | × best anchor | p50 µs | p99 µs "
-            "| proxy cores |")
-        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            "| proxy cores | proxy µs/req | µs/req × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for key, rows in results["rr"].items():
             size, conns = key.split("/")
             rps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
+            cost = {n: (rows[n].get("proxy_us_per_op") or {}).get("median")
+                    for n in names if n in rows}
             for n in names:
                 if n not in rows:
                     continue
                 rd, rb = ratio_cells(rps, n, True)
+                _, cb = ratio_cells(cost, n, False)
                 r = rows[n]
                 p50 = (r["p50_us"] or {}).get("median")
                 p99 = (r["p99_us"] or {}).get("median")
                 cores = (r.get("proxy_cores") or {}).get("median")
+                direct = n == "direct"
                 add(f"| {size} B | {conns} | {n} | {cell(r['rps'], 0)} | {rd} | {rb} "
-                    f"| {fmt(p50, 0)} | {fmt(p99, 0)} | {fmt(cores)} |")
+                    f"| {fmt(p50, 0)} | {fmt(p99, 0)} | {fmt(cores)} "
+                    f"| {fmt(cost.get(n))} | {'–' if direct else cb} |")
         add("")
 
     if results.get("connrate"):
         rows = results["connrate"]
         add(f"### New connections per second ({CONNRATE_INFLIGHT} in flight: connect, "
             "1-byte echo, close)\n")
-        add("| contender | conn/s | × direct | × best anchor | p50 µs | p99 µs |")
-        add("| --- | --- | --- | --- | --- | --- |")
+        add("| contender | conn/s | × direct | × best anchor | p50 µs | p99 µs | proxy cores "
+            "| proxy µs/conn | µs/conn × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         cps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
+        cost = {n: (rows[n].get("proxy_us_per_op") or {}).get("median")
+                for n in names if n in rows}
         for n in names:
             if n not in rows:
                 continue
             rd, rb = ratio_cells(cps, n, True)
+            _, cb = ratio_cells(cost, n, False)
             r = rows[n]
             add(f"| {n} | {cell(r['rps'], 0)} | {rd} | {rb} | "
                 f"{fmt((r['p50_us'] or {}).get('median'), 0)} | "
-                f"{fmt((r['p99_us'] or {}).get('median'), 0)} |")
+                f"{fmt((r['p99_us'] or {}).get('median'), 0)} | "
+                f"{fmt((r.get('proxy_cores') or {}).get('median'))} | {fmt(cost.get(n))} | "
+                f"{'–' if n == 'direct' else cb} |")
         add("")
 
     if results.get("idle"):
@@ -559,6 +576,16 @@ def report(results, meta):
             add(f"| {n} | {fmt(r.get('bulk_syscalls_per_gib'), 0)} | "
                 f"{fmt(r.get('bulk_splice_per_gib'), 0)} | {fmt(r.get('rr_syscalls_per_request'))}"
                 f" | {fmt(r.get('rr_splice_per_request'))} | {top or '–'} |")
+        add("")
+        add(f"New connections under strace ({CONNRATE_INFLIGHT} in flight, no warm-up):\n")
+        add("| contender | syscalls / connection | top calls per connection |")
+        add("| --- | --- | --- |")
+        for n in names:
+            if n not in rows or "conn_syscalls_per_connection" not in rows[n]:
+                continue
+            r = rows[n]
+            top = ", ".join(f"{k} {v:.2f}" for k, v in r.get("conn_top_per_connection", []))
+            add(f"| {n} | {fmt(r.get('conn_syscalls_per_connection'))} | {top or '–'} |")
         add("")
     return "\n".join(lines)
 
@@ -625,7 +652,7 @@ def main():
                                if "rps" in r else r["error"]))
                 results["rr"][f"{size}/{conns}"] = {n: {
                     k: med_range([r.get(k) for r in rs])
-                    for k in ("rps", "p50_us", "p99_us", "proxy_cores")}
+                    for k in ("rps", "p50_us", "p99_us", "proxy_cores", "proxy_us_per_op")}
                     | {"raw": rs} for n, rs in raw.items()}
 
     if "connrate" in SCENARIOS:
@@ -639,7 +666,8 @@ def main():
                     + (f"{r['rps']:.0f} conn/s" if "rps" in r else r["error"]))
             time.sleep(1)
         results["connrate"] = {n: {k: med_range([r.get(k) for r in rs])
-                                   for k in ("rps", "p50_us", "p99_us")} | {"raw": rs}
+                                   for k in ("rps", "p50_us", "p99_us", "proxy_cores",
+                                             "proxy_us_per_op")} | {"raw": rs}
                                for n, rs in raw.items()}
 
     if "idle" in SCENARIOS:
@@ -679,9 +707,20 @@ def main():
                 top = sorted(calls.items(), key=lambda kv: -kv[1])[:4]
                 r["rr_top_per_request"] = [(k, v / reqs_seen) for k, v in top]
                 r["rr_calls"] = calls
+            calls, cr = strace_counts(
+                c, work,
+                lambda: run_loadgen(c, "connrate", CONNRATE_INFLIGHT, STRACE_SECONDS, warmup=0))
+            if cr.get("requests"):
+                conns_seen = cr["requests"]
+                r["conn_connections"] = conns_seen
+                r["conn_syscalls_per_connection"] = sum(calls.values()) / conns_seen
+                top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+                r["conn_top_per_connection"] = [(k, v / conns_seen) for k, v in top]
+                r["conn_calls"] = calls
             results["strace"][c.name] = r
             log(f"strace {c.name}: {fmt(r.get('bulk_splice_per_gib'), 0)} splice/GiB, "
-                f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request")
+                f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request, "
+                f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
 
     alive = {c.name: c.alive() for c in contenders if c.kind != "direct"}
     cleanup()
