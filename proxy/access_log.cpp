@@ -97,8 +97,8 @@ void AccessLog::start() {
 
 void AccessLog::write(const SessionRecord& record) {
   const std::string line = format_access_line(record);
-  const bool refused = record.reason == CloseReason::denied ||
-                       record.reason == CloseReason::proxy_protocol_error;
+  const bool refused =
+      record.reason == CloseReason::denied || record.reason == CloseReason::proxy_protocol_error;
   const std::size_t limit = refused ? kMaxBufferedRefused : kMaxBuffered;
   {
     const std::lock_guard lock(mutex_);

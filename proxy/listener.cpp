@@ -166,7 +166,7 @@ void Listener::accept_after(Clock::time_point when) {
 }
 
 bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
-                      Clock::time_point accepted, AdmissionTicket place) {
+                     Clock::time_point accepted, AdmissionTicket place) {
   boost::system::error_code ec;
   const ListenerRoute& route = *route_;
   const net::Endpoint& peer = addresses.peer;

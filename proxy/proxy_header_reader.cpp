@@ -94,8 +94,7 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
         if (buffer_.size() < result.length) buffer_.resize(result.length);
         return wait();
       case pp::Result::Status::complete:
-        if (!consume(result.length))
-          return fail("short read of peeked bytes", Failure::by_client);
+        if (!consume(result.length)) return fail("short read of peeked bytes", Failure::by_client);
         return succeed(result);
     }
   }

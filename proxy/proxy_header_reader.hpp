@@ -38,8 +38,8 @@ class ProxyHeaderReader {
   // A client closed for its header, after it was: its socket's addresses, when it was
   // accepted, and whether the client ended it (EOF or reset) rather than the reader (a
   // malformed header, or none in time).
-  using Rejected = std::function<void(const ClientAddresses& addresses,
-                                      Clock::time_point accepted, bool by_client)>;
+  using Rejected = std::function<void(const ClientAddresses& addresses, Clock::time_point accepted,
+                                      bool by_client)>;
 
   // `listener` gives the accepted versions and timeouts.proxy_header (copied); `admit` gets each
   // client whose header was read, with the addresses of the header (or the socket's for v1

@@ -43,7 +43,7 @@ bool kept(const config::Listener& old, const config::Listener& next) {
 struct Server::Staged {
   config::ConfigPtr config;
   PoolMap pools;
-  std::map<std::string, ListenSockets> bound;  // new listeners (or ones whose address changed)
+  std::map<std::string, ListenSockets> bound;      // new listeners (or ones whose address changed)
   std::vector<const config::Listener*> new_modes;  // kept Unix listeners whose `mode` changed
 };
 

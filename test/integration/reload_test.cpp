@@ -154,10 +154,11 @@ TEST_F(ReloadTest, ReloadThatCannotBindChangesNothing) {
 // but waits, and is served once that session ends.
 TEST_F(ReloadTest, ListenerMovedToAnotherAddressKeepsCountingItsSessions) {
   const auto yaml = [&](const std::string& host) {
-    return "workers: 2\nlog: {level: info}\nadmin: {listen: \"127.0.0.1:0\"}\nlisteners:\n"
-           "  - {name: web, listen: \"" + host + ":0\", backend: a, max_connections: 1}\n"
-           "backends:\n  - {name: a, servers: [{address: \"127.0.0.1:" +
-           std::to_string(a_.port()) + "\"}]}\n";
+    const std::string listen = host + ":0";
+    return "workers: 2\nlog: {level: info}\nadmin: {listen: \"127.0.0.1:0\"}\nlisteners:\n" +
+           ("  - {name: web, listen: \"" + listen + "\", backend: a, max_connections: 1}\n") +
+           "backends:\n  - {name: a, servers: [{address: \"127.0.0.1:" + std::to_string(a_.port()) +
+           "\"}]}\n";
   };
   proxy_ = std::make_unique<ProxyProcess>(yaml("127.0.0.1"));
   const std::uint16_t admin = admin_port(*proxy_);
