@@ -13,8 +13,8 @@
 namespace spliceproxy {
 namespace {
 
-// Sessions that ended by themselves so far: every close reason but a cut at shutdown, and
-// but the clients closed before a session began (denied, a bad PROXY header).
+// Sessions that ended by themselves so far: every close reason except a cut at shutdown and
+// except those of clients closed before a session began (denied, a bad PROXY header).
 std::uint64_t ended_by_themselves(const Stats& stats) {
   std::uint64_t ended = 0;
   for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
@@ -30,7 +30,8 @@ std::uint64_t ended_by_themselves(const Stats& stats) {
 
 void Server::begin_drain(int signal) {
   draining_.store(true, std::memory_order_release);
-  // The counts first: a session that ends in between is then counted as live and finished.
+  // The counts before the live sessions: one that ends in between is then counted as
+  // finished (not as live), never lost.
   const Stats before = stats();
   for (const auto& worker : workers_)
     live_at_drain_ += worker->active_sessions();
