@@ -136,28 +136,20 @@ TEST_F(AccessLogTest, ClientsClosedBeforeASessionGetALineToo) {
   ASSERT_EQ(proxy_->stop(), 0);
   const std::string log = proxy_->stdout_text();
   EXPECT_EQ(jq(log, "length"), "3\n") << log;
-  const std::string none =
-      ".server == null and .connect_attempts == 0 and "
-      ".bytes_client_to_backend == 0 and .bytes_backend_to_client == 0 and "
-      "(.client | startswith(\"127.0.0.1:\")) and .backend == \"echo\"";
-  EXPECT_EQ(jq(log,
-               "map(select(.listener == \"web\" and .reason == \"denied\" and "
-               ".termination == \"PR\" and .closed_by == \"proxy\" and " +
-                   none + ")) | length"),
-            "1\n")
-      << log;
-  EXPECT_EQ(jq(log,
-               "map(select(.listener == \"pp\" and .reason == \"proxy_protocol_error\" and "
-               ".termination == \"PR\" and .closed_by == \"proxy\" and " +
-                   none + ")) | length"),
-            "1\n")
-      << log;
-  EXPECT_EQ(jq(log,
-               "map(select(.listener == \"pp\" and .reason == \"proxy_protocol_error\" and "
-               ".termination == \"CR\" and .closed_by == \"client\" and " +
-                   none + ")) | length"),
-            "1\n")
-      << log;
+  // How many lines have these fields, no server, no connect and no byte.
+  const auto lines = [&](const std::string& listener, const std::string& reason,
+                         const std::string& termination, const std::string& closed_by) {
+    return jq(log, "map(select(.listener == \"" + listener + "\" and .reason == \"" + reason +
+                       "\" and .termination == \"" + termination + "\" and .closed_by == \"" +
+                       closed_by +
+                       "\" and .server == null and .connect_attempts == 0 and "
+                       ".bytes_client_to_backend == 0 and .bytes_backend_to_client == 0 and "
+                       "(.client | startswith(\"127.0.0.1:\")) and .backend == \"echo\")) | "
+                       "length");
+  };
+  EXPECT_EQ(lines("web", "denied", "PR", "proxy"), "1\n") << log;
+  EXPECT_EQ(lines("pp", "proxy_protocol_error", "PR", "proxy"), "1\n") << log;
+  EXPECT_EQ(lines("pp", "proxy_protocol_error", "CR", "client"), "1\n") << log;
   EXPECT_EQ(jq(log, "map(.session) | unique | length"), "3\n") << "session ids must differ";
 }
 
