@@ -7,9 +7,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/session.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {

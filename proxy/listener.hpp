@@ -24,12 +24,12 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "proxy/admission.hpp"
-#include "proxy/net.hpp"
-#include "proxy/proxy_header_reader.hpp"
-#include "proxy/session_record.hpp"
-#include "proxy/splice_channel.hpp"
-#include "proxy/unique_fd.hpp"
+#include "proxy/base/net.hpp"
+#include "proxy/datapath/splice_channel.hpp"
+#include "proxy/datapath/unique_fd.hpp"
+#include "proxy/frontend/admission.hpp"
+#include "proxy/frontend/proxy_header_reader.hpp"
+#include "proxy/ops/session_record.hpp"
 
 namespace spliceproxy {
 

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/server.hpp"
 
 namespace {

@@ -7,9 +7,9 @@
 #include <csignal>
 #include <fstream>
 
+#include "proxy/base/log.hpp"
+#include "proxy/datapath/pipe.hpp"
 #include "proxy/listener.hpp"
-#include "proxy/log.hpp"
-#include "proxy/pipe.hpp"
 
 namespace spliceproxy {
 namespace {

@@ -28,13 +28,13 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "proxy/admin_server.hpp"
-#include "proxy/admission.hpp"
-#include "proxy/health_checker.hpp"
-#include "proxy/listen_socket.hpp"
-#include "proxy/mirror_set.hpp"
+#include "proxy/frontend/admission.hpp"
+#include "proxy/frontend/listen_socket.hpp"
+#include "proxy/mirror/mirror_set.hpp"
+#include "proxy/ops/admin_server.hpp"
 #include "proxy/server_status.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "proxy/upstream/health_checker.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {

@@ -7,7 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "config/units.hpp"
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/server.hpp"
 
 namespace spliceproxy {

@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "proxy/base/log.hpp"
 #include "proxy/listener.hpp"
-#include "proxy/log.hpp"
 #include "proxy/server.hpp"
 
 namespace spliceproxy {

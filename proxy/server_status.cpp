@@ -1,6 +1,6 @@
 // Server operations: the access log and the admin endpoint wired to the running proxy, and
 // the /metrics snapshot (threads: see server_status.hpp).
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/server.hpp"
 
 namespace spliceproxy {

@@ -10,9 +10,9 @@
 
 #include <memory>
 
-#include "proxy/access_log.hpp"
-#include "proxy/metrics.hpp"
-#include "proxy/session_record.hpp"
+#include "proxy/ops/access_log.hpp"
+#include "proxy/ops/metrics.hpp"
+#include "proxy/ops/session_record.hpp"
 
 namespace spliceproxy {
 

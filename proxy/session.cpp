@@ -8,9 +8,9 @@
 #include <cstring>
 #include <utility>
 
-#include "proxy/log.hpp"
-#include "proxy/mirror_set.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/mirror/mirror_set.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {

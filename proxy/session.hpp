@@ -29,13 +29,13 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "proxy/admission.hpp"
-#include "proxy/mirror_tap.hpp"
-#include "proxy/net.hpp"
-#include "proxy/session_record.hpp"
-#include "proxy/splice_channel.hpp"
-#include "proxy/stats.hpp"
-#include "proxy/unique_fd.hpp"
+#include "proxy/base/net.hpp"
+#include "proxy/base/stats.hpp"
+#include "proxy/datapath/splice_channel.hpp"
+#include "proxy/datapath/unique_fd.hpp"
+#include "proxy/frontend/admission.hpp"
+#include "proxy/mirror/mirror_tap.hpp"
+#include "proxy/ops/session_record.hpp"
 
 namespace spliceproxy {
 

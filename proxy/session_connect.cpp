@@ -3,9 +3,9 @@
 // Only connecting is retried: no byte has been forwarded before a connect succeeds.
 #include <cstring>
 
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/session.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {

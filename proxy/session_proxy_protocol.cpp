@@ -6,9 +6,9 @@
 
 #include <cerrno>
 
-#include "proxy/proxy_header_reader.hpp"
+#include "proxy/frontend/proxy_header_reader.hpp"
 #include "proxy/session.hpp"
-#include "proxy/upstream_pool.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {

@@ -4,8 +4,8 @@
 #include <exception>
 #include <vector>
 
+#include "proxy/base/log.hpp"
 #include "proxy/listener.hpp"
-#include "proxy/log.hpp"
 #include "proxy/session.hpp"
 
 namespace spliceproxy {

@@ -28,10 +28,10 @@
 #include <unordered_map>
 
 #include "config/config.hpp"
-#include "proxy/edge_poller.hpp"
-#include "proxy/pipe_pool.hpp"
-#include "proxy/stats.hpp"
-#include "proxy/unique_fd.hpp"
+#include "proxy/base/stats.hpp"
+#include "proxy/datapath/edge_poller.hpp"
+#include "proxy/datapath/pipe_pool.hpp"
+#include "proxy/datapath/unique_fd.hpp"
 
 namespace spliceproxy {
 

@@ -15,7 +15,7 @@ seconds=${FUZZ_SECONDS:-60}
 out=build/fuzz
 mkdir -p "$out/corpus"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -I. test/fuzz/proxy_protocol_fuzzer.cpp proxy/proxy_protocol.cpp -o "$out/proxy_protocol_fuzzer"
+  -I. test/fuzz/proxy_protocol_fuzzer.cpp proxy/protocol/proxy_protocol.cpp -o "$out/proxy_protocol_fuzzer"
 echo "fuzz.sh: running the PROXY protocol parser for ${seconds}s"
 "$out/proxy_protocol_fuzzer" -max_total_time="$seconds" -max_len=1024 -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" test/fuzz/corpus/proxy_protocol

@@ -1,5 +1,5 @@
-// libFuzzer target of the PROXY protocol parser (proxy/proxy_protocol.cpp), built and run by
-// tools/fuzz.sh with clang (-fsanitize=fuzzer,address,undefined); not part of the CMake build.
+// libFuzzer target of the PROXY protocol parser (proxy/protocol/proxy_protocol.cpp), built and run
+// by tools/fuzz.sh with clang (-fsanitize=fuzzer,address,undefined); not part of the CMake build.
 // Besides memory errors it checks the parser's contract on every input:
 // - a complete header is no longer than the input and parses the same when cut to its length;
 // - every shorter prefix of a complete header is incomplete;
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "proxy/proxy_protocol.hpp"
+#include "proxy/protocol/proxy_protocol.hpp"
 
 namespace pp = spliceproxy::proxy_protocol;
 

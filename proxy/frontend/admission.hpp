@@ -1,0 +1,100 @@
+// Admission: a listener's gate before any backend connect — allow/deny lists, the
+// per-source-IP limit and the count of live sessions behind max_connections.
+//
+//   Listener (any worker) ──accept──▶ [reserve() while a PROXY header is read: a place, no peer]
+//                                        │
+//                                        ▼
+//                                     admit(peer) ──denied / source limit──▶ close the client
+//                                        │ full ──▶ the client waits; wait_for_room(wake)
+//                                        │ admitted
+//                                        ▼
+//                 AdmissionTicket (held by the Session; counts it until released)
+//                                        │ released while full
+//                                        ▼
+//                    every waiting Listener's wake() (each posts to its own worker)
+//
+// Threads: one Admission per configured listener, shared by the acceptors of every worker, so
+// the limits hold for the whole proxy. A mutex guards the counts; it is taken at accept and
+// when a session ends, never on the data path. Wake-ups are called without the mutex held.
+// A reload keeps the Admission of a kept listener (live sessions stay counted) and gives it
+// the new lists and limits (reconfigure).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "proxy/base/net.hpp"
+
+namespace spliceproxy {
+
+class Admission;
+
+// One admitted session's (or reserved client's) place in its listener's counts; released once
+// (by release() or the destructor), from any thread. Move-only.
+class AdmissionTicket {
+ public:
+  AdmissionTicket() = default;
+  AdmissionTicket(std::shared_ptr<Admission> owner, std::uint64_t source)
+      : owner_(std::move(owner)), source_(source) {}
+  AdmissionTicket(AdmissionTicket&& other) noexcept { *this = std::move(other); }
+  AdmissionTicket& operator=(AdmissionTicket&& other) noexcept;
+  ~AdmissionTicket() { release(); }
+
+  explicit operator bool() const { return owner_ != nullptr; }
+  void release();
+
+ private:
+  friend class Admission;
+  std::shared_ptr<Admission> owner_;
+  std::uint64_t source_ = 0;  // counted by source under this key; 0: not counted by source
+};
+
+class Admission : public std::enable_shared_from_this<Admission> {
+ public:
+  enum class Verdict { admitted, denied, source_limit, full };
+
+  explicit Admission(const config::Listener& listener) : listener_(listener) {}
+
+  // Denied when the peer's IP is in `deny`, or `allow` is not empty and holds none of its
+  // blocks; then source_limit when the peer's IP already has max_connections_per_source live
+  // sessions; then full at max_connections. Otherwise admitted, and `ticket` counts the
+  // session until released. A Unix socket peer has no IP: neither lists nor the per-source
+  // limit apply. Check and count are one step, so concurrent workers never overshoot a limit.
+  // A `ticket` that holds a place reserved here is never full: only the lists and the
+  // per-source limit apply, and it keeps the place unless admitted (a place reserved in
+  // another Admission is released first).
+  Verdict admit(const net::Endpoint& peer, AdmissionTicket& ticket);
+  // Counts a client whose address is not known yet (its PROXY header is still being read)
+  // towards max_connections, as HAProxy's maxconn counts every accepted connection. Returns
+  // false when full; otherwise `ticket` holds the place, for admit() to take over.
+  bool reserve(AdmissionTicket& ticket);
+  // Whether max_connections sessions are live (never, without a limit).
+  bool full() const;
+  std::size_t live() const;
+  // When full: keeps `wake` to be called once, when a ticket is released and room is made (or
+  // a reload raises the limit), and returns true. When not full, returns false and drops it.
+  bool wait_for_room(std::function<void()> wake);
+  // A reload: new lists and limits for the same listener; wakes the waiters if room appeared.
+  void reconfigure(const config::Listener& listener);
+
+ private:
+  friend class AdmissionTicket;
+  void release(std::uint64_t source);
+  bool full_locked() const;
+  // With mutex_ held: hands the waiters to the caller when there is room.
+  std::vector<std::function<void()>> take_waiters_if_room();
+
+  mutable std::mutex mutex_;
+  config::Listener listener_;  // lists and limits; the rest unused
+  std::size_t live_ = 0;
+  // Live sessions by source key, with or without a per-source limit (see admit()).
+  std::unordered_map<std::uint64_t, std::size_t> per_source_;
+  std::vector<std::function<void()>> waiters_;
+};
+
+}  // namespace spliceproxy
