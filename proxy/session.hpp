@@ -87,7 +87,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
   void open_mirror();
-  // What the access log and the byte totals get when the session ends (session_record.cpp).
+  // What the access log and the byte totals get when the session ends (session_report.cpp).
   SessionRecord record(CloseReason reason) const;
   void start_channels();
   void forget_watches();

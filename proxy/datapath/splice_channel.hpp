@@ -16,7 +16,7 @@
 // the destination did not take move to a buffer of the channel's own, kept until the channel
 // next waits to read. The scratch holds nothing between two rounds of pump().
 //
-//                  └── tee / write ──▶ MirrorTap (if mirrored: once per chunk read)
+//                  └── tee / write ──▶ ChannelTap (if mirrored: once per chunk read)
 //
 //   src EOF + buffer empty ──▶ shutdown(dst, SHUT_WR) ──▶ done
 //   error on either side   ──▶ failed (the Session aborts both directions)
@@ -43,11 +43,11 @@
 #include <span>
 
 #include "proxy/base/stats.hpp"
+#include "proxy/datapath/channel_tap.hpp"
 #include "proxy/datapath/edge_poller.hpp"
 #include "proxy/datapath/pipe.hpp"
 #include "proxy/datapath/pipe_pool.hpp"
 #include "proxy/datapath/splice_io.hpp"
-#include "proxy/mirror/mirror_tap.hpp"
 
 namespace spliceproxy {
 
@@ -75,7 +75,7 @@ struct ChannelContext {
   Stats& stats;
   ChannelObserver& observer;
   std::weak_ptr<void> owner;  // kept alive by pending waits
-  MirrorTap* tap = nullptr;   // the session's mirrors, if any; outlives the channel
+  ChannelTap* tap = nullptr;  // the session's mirrors, if any; outlives the channel
   // The worker's scratch buffer for copy-path reads (see above); non-empty, shared by all
   // channels of the worker's thread.
   std::span<std::byte> scratch;
@@ -155,7 +155,7 @@ class SpliceChannel : private EdgePoller::Waiter {
   ChannelMode mode_;
   ChannelContext context_;
   ChannelWatches watches_;
-  MirrorTap* tap_;  // null unless this direction is mirrored
+  ChannelTap* tap_;  // null unless this direction is mirrored
   State state_ = State::running;
   Side failed_side_ = Side::none;
   int error_ = 0;

@@ -17,12 +17,13 @@
 #include <vector>
 
 #include "proxy/base/stats.hpp"
+#include "proxy/datapath/channel_tap.hpp"
 #include "proxy/mirror/mirror_record.hpp"
 #include "proxy/mirror/mirror_sink.hpp"
 
 namespace spliceproxy {
 
-class MirrorTap {
+class MirrorTap final : public ChannelTap {
  public:
   explicit MirrorTap(Stats& stats) : stats_(stats) {}
   MirrorTap(const MirrorTap&) = delete;
@@ -32,16 +33,16 @@ class MirrorTap {
   // backend_to_client), as flow `flow` on the feed pipes of worker `worker`.
   void add(MirrorSink& sink, unsigned mask, unsigned worker, std::uint64_t flow);
   bool empty() const { return targets_.empty(); }
-  bool mirrors(unsigned direction) const { return (mask_ >> direction) & 1u; }
+  bool mirrors(unsigned direction) const override { return (mask_ >> direction) & 1u; }
   // Payload bytes this session's mirrors lost, summed over sinks and directions.
   std::uint64_t dropped_bytes() const { return dropped_bytes_; }
 
   // Tells every sink that the flow between `client` and `backend` started.
   void open(const FlowEndpoint& client, const FlowEndpoint& backend);
   // Splice mode: `pipe_fd`'s read end holds exactly the `bytes` just read, nothing else.
-  void tee(unsigned direction, int pipe_fd, std::size_t bytes);
+  void tee(unsigned direction, int pipe_fd, std::size_t bytes) override;
   // Copy mode: `data` was just read.
-  void write(unsigned direction, std::span<const std::byte> data);
+  void write(unsigned direction, std::span<const std::byte> data) override;
   // Tells every sink the flow ended, with a FIN (or an RST when `reset`). Idempotent; does
   // nothing for a tap never opened.
   void close(bool reset);

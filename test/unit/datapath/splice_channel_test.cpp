@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/datapath/unique_fd.hpp"
+#include "proxy/mirror/mirror_tap.hpp"
 #include "test/unit/mirror/recording_sink.hpp"
 
 namespace spliceproxy {
