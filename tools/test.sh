@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: unit and integration suites in a
+# Installs what is missing, checks the layer order of proxy/'s includes, builds, and runs every
+# test: unit and integration suites in a
 # release build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, then the
 # unit tests and the suites about threads and signals (ctest label `threads`: workers, reload,
 # drain) in a ThreadSanitizer build, which builds only what those need.
@@ -8,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/deps.sh --test
+tools/check_layers.sh  # every include under proxy/ points down the layer order
 
 run_suite() {
   local kind=$1
