@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, checks the layer order of proxy/'s includes, builds, and runs every
-# test: unit and integration suites in a
-# release build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, then the
-# unit tests and the suites about threads and signals (ctest label `threads`: workers, reload,
-# drain) in a ThreadSanitizer build, which builds only what those need.
+# test: unit and integration suites in a release build, then again in an AddressSanitizer +
+# UndefinedBehaviorSanitizer build, then the unit tests and the suites about threads and
+# signals (ctest label `threads`: workers, reload, drain) in a ThreadSanitizer build, which
+# builds only what those need.
 #   tools/test.sh [ctest args...]     e.g. tools/test.sh -R Forwarding
 set -euo pipefail
 cd "$(dirname "$0")/.."
