@@ -5,12 +5,36 @@
 #                  and tools/run.sh; no test packages, so the suites are not built)
 #   runtime stage: tools/deps.sh --runtime, the binary and tools/container/proxy.yaml copied in,
 #                  run as an unprivileged user; the HEALTHCHECK command must answer.
-# Needs root and Debian's mirror; takes a few minutes; not part of CI.
+# Needs root and the machine's own Debian mirror (the `bookworm` entry of its apt sources);
+# takes a few minutes; not part of CI.
 #   tools/container_check.sh [WORKDIR]     (default: a new directory under /tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "container_check.sh: run as root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
+
+# The mirror this machine's apt uses for the `bookworm` suite: the first URI of a deb822 stanza
+# (/etc/apt/sources.list.d/*.sources) whose Suites has `bookworm`, else of a one-line
+# `deb [options] URI bookworm ...` entry (/etc/apt/sources.list, sources.list.d/*.list).
+apt_mirror() {
+  local uri
+  uri=$(awk '
+    function flush() { if (suite_ok && uri != "" && found == "") found = uri; suite_ok = 0; uri = "" }
+    FNR == 1 { flush() }
+    /^[ \t]*$/ { flush(); next }
+    /^[ \t]*#/ { next }
+    tolower($1) == "uris:" { uri = $2 }
+    tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite_ok = 1 }
+    END { flush(); print found }' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+  if [[ -z $uri ]]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -E 's/#.*//; s/\[[^]]*\]//' |
+      awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }')
+  fi
+  [[ -n $uri ]] || { echo "container_check.sh: no bookworm entry in the apt sources" >&2; return 1; }
+  echo "$uri"
+}
+mirror=$(apt_mirror)
 
 work=${1:-$(mktemp -d /tmp/spliceproxy-container.XXXXXX)}
 mounts=()
@@ -23,7 +47,7 @@ trap cleanup EXIT
 new_root() {
   local root=$work/$1
   if [[ ! -f $work/base.tar ]]; then
-    debootstrap --variant=minbase bookworm "$work/base" http://deb.debian.org/debian >/dev/null
+    debootstrap --variant=minbase bookworm "$work/base" "$mirror" >/dev/null
     tar -C "$work/base" -cf "$work/base.tar" .
   fi
   mkdir -p "$root" && tar -C "$root" -xf "$work/base.tar"
