@@ -8,8 +8,12 @@
 # The targets are compiled here with clang (-fsanitize=fuzzer,address,undefined), never by the
 # CMake build (which uses g++); the config target links Debian's yaml-cpp and fmt, which are not
 # instrumented (coverage guides the fuzzer through config/ only). Each starts from its committed
-# seed corpus, test/fuzz/corpus/TARGET, and writes what it finds to build/fuzz/corpus/TARGET (new
-# inputs) and build/fuzz/TARGET-crash-* (an input that failed). Not run in CI.
+# corpus, test/fuzz/corpus/TARGET (the named files are hand-made seeds, the hashed ones what
+# earlier 10-minute runs found, merged with -merge=1), and writes what it finds to
+# build/fuzz/corpus/TARGET (new inputs) and build/fuzz/TARGET-crash-* (an input that failed).
+# To add a run's finds to the committed corpus:
+#   build/fuzz/TARGET_fuzzer -merge=1 -max_len=N test/fuzz/corpus/TARGET build/fuzz/corpus/TARGET
+# Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
