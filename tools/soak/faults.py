@@ -1,6 +1,6 @@
 """What the soak runs around the proxy, and the faults it injects on a schedule.
 
-    clients ──▶ spliceproxy :front (PROXY any) ──▶ backend slots A B C (echo_server, v2 header)
+    clients ──▶ spliceproxy :front (PROXY any) ──▶ backends A B C (echo_server; PROXY v2)
                     │ pcapng_tcp mirror
                     ▼
                  MirrorSink (reads and discards; stalls on schedule)
@@ -280,7 +280,8 @@ class Schedule(threading.Thread):
         cycle = 0
         while True:
             for offset, action in steps:
-                if self.stop.wait(max(0.0, start + cycle * FAULT_CYCLE + offset - time.monotonic())):
+                due = start + cycle * FAULT_CYCLE + offset
+                if self.stop.wait(max(0.0, due - time.monotonic())):
                     return
                 action()
             cycle += 1
