@@ -8,7 +8,7 @@
 # Shared by tools/run.sh, tools/test.sh and both stages of the Dockerfile.
 set -euo pipefail
 
-packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
+packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev libpcap-dev)
 case "${1:-}" in
   "") ;;
   --test)
