@@ -7,6 +7,7 @@
 // Exit status: 0 when every replayed flow got the captured reply, 1 when one differed or
 // failed, 2 for a bad command line, an unreadable capture, or a target no flow could reach.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +126,26 @@ std::string replay_all(const ReplayOptions& o, const capture::PayloadSpool& spoo
   return connected ? "" : unreachable_error;
 }
 
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// "replay: sent N bytes in S s (M MiB/s), cpu C s": the replay phase alone, loading excluded.
+void print_pace(const std::vector<FlowReport>& reports, Clock::time_point start, double cpu) {
+  std::uint64_t sent = 0;
+  for (const FlowReport& report : reports)
+    sent += report.result.sent;
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("replay: sent %llu bytes in %.3f s (%.1f MiB/s), cpu %.3f s\n",
+              static_cast<unsigned long long>(sent), seconds,
+              static_cast<double>(sent) / (1 << 20) / std::max(seconds, 1e-9), cpu_seconds() - cpu);
+}
+
 int run(const ReplayOptions& o) {
   capture::FlowTable table;
   capture::PayloadSpool spool(o.spool_dir);
@@ -135,12 +156,15 @@ int run(const ReplayOptions& o) {
                  table.flows().size());
     return 2;
   }
+  const auto start = Clock::now();
+  const double cpu = cpu_seconds();
   const std::string unreachable = replay_all(o, spool, reports);
   if (!unreachable.empty()) {
     std::fprintf(stderr, "spliceproxy-replay: cannot reach the target: %s\n", unreachable.c_str());
     return 2;
   }
   print_summary(stdout, reports, table.flows().size());
+  print_pace(reports, start, cpu);
   if (!o.report_path.empty() && !write_report(o.report_path, reports)) {
     std::fprintf(stderr, "spliceproxy-replay: cannot write %s: %s\n", o.report_path.c_str(),
                  std::strerror(errno));
