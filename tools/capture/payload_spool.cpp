@@ -24,6 +24,11 @@ PayloadSpool::PayloadSpool(const std::string& dir) {
     where = tmp && *tmp ? tmp : "/tmp";
   }
   fd_ = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0 && errno == EOPNOTSUPP) {  // a file system without O_TMPFILE: create, unlink
+    std::string path = where + "/spliceproxy-spool-XXXXXX";
+    fd_ = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd_ >= 0) ::unlink(path.c_str());
+  }
   if (fd_ < 0) fail("cannot create a temporary file in " + where);
 }
 
