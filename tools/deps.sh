@@ -8,7 +8,7 @@
 # Shared by tools/run.sh, tools/test.sh and both stages of the Dockerfile.
 set -euo pipefail
 
-packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev)
+packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev libpcap-dev)
 case "${1:-}" in
   "") ;;
   --test)
@@ -16,7 +16,9 @@ case "${1:-}" in
     # prometheus: promtool, the independent judge of the /metrics exposition format; curl and
     # jq: a real HTTP client and JSON parser for the admin endpoint and access log tests.
     # haproxy: the independent PROXY protocol sender and receiver in the integration tests.
-    packages+=(googletest libgtest-dev libssl-dev tshark prometheus curl jq haproxy)
+    # redis-server and redis-tools: a real protocol (redis-benchmark) captured and replayed.
+    packages+=(googletest libgtest-dev libssl-dev tshark prometheus curl jq haproxy redis-server
+      redis-tools)
     ;;
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;  # tools/fuzz.sh: libFuzzer
   --runtime) packages=(libyaml-cpp0.7 libfmt9 curl) ;;

@@ -79,6 +79,7 @@ class BackendConnection {
   void read_some();
   void write_some();
   bool refill_reply();
+  void alter(std::uint8_t* into, std::size_t n);
   void end(int error);
 
   Fd fd_;
@@ -179,6 +180,7 @@ void BackendConnection::read_some() {
     const std::size_t keep =
         std::min(static_cast<std::size_t>(n), behavior_.keep_first - result_.first_bytes.size());
     result_.first_bytes.insert(result_.first_bytes.end(), into, into + keep);
+    alter(into, static_cast<std::size_t>(n));
     result_.bytes_received += static_cast<std::uint64_t>(n);
     if (echo()) out_tail_ += static_cast<std::size_t>(n);
     tokens_ -= static_cast<double>(n);
@@ -222,6 +224,19 @@ bool BackendConnection::refill_reply() {
   reply_.fill(std::span(out_.data(), out_tail_));
   generated_ += out_tail_;
   return true;
+}
+
+// Inverts the byte at behavior_.alter_offset if it is among the `n` just read into `into` and the
+// connection began with behavior_.alter_when_first.
+void BackendConnection::alter(std::uint8_t* into, std::size_t n) {
+  const auto& prefix = behavior_.alter_when_first;
+  const std::uint64_t at = behavior_.alter_offset;
+  const std::uint64_t start = result_.bytes_received;
+  if (!echo() || prefix.empty() || at < start || at >= start + n) return;
+  if (result_.first_bytes.size() < prefix.size() ||
+      !std::equal(prefix.begin(), prefix.end(), result_.first_bytes.begin()))
+    return;
+  into[at - start] ^= 0xff;
 }
 
 void BackendConnection::end(int error) {

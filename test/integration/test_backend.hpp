@@ -29,6 +29,11 @@ struct BackendBehavior {
   std::uint64_t reset_after = 0;  // reset_after: bytes read before the RST
   std::uint64_t read_rate = 0;    // slow_reader: bytes per second
   std::size_t keep_first = 0;     // the first bytes received kept in BackendResult::first_bytes
+  // echo: on a connection whose first bytes are `alter_when_first`, the echoed byte at
+  // `alter_offset` (past those first bytes) goes back inverted: a server that answers one
+  // flow differently. Needs keep_first >= alter_when_first.size().
+  std::vector<std::uint8_t> alter_when_first = {};
+  std::uint64_t alter_offset = 0;
 
   // Sends back what it reads; on EOF, finishes echoing, then shuts down its write side.
   static BackendBehavior echo();
