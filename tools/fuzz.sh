@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the libFuzzer target of the PROXY protocol parser for a bounded time.
+# Builds and runs the libFuzzer targets of the PROXY protocol and TLS ClientHello parsers, each
+# for a bounded time.
 #   tools/fuzz.sh                 60 s
 #   FUZZ_SECONDS=600 tools/fuzz.sh
 # The target is compiled here with clang (-fsanitize=fuzzer,address,undefined), never by the
@@ -19,3 +20,11 @@ clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
 echo "fuzz.sh: running the PROXY protocol parser for ${seconds}s"
 "$out/proxy_protocol_fuzzer" -max_total_time="$seconds" -max_len=1024 -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" test/fuzz/corpus/proxy_protocol
+
+mkdir -p "$out/corpus_tls"
+clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+  -I. test/fuzz/tls_client_hello_fuzzer.cpp proxy/protocol/tls_client_hello.cpp \
+  -o "$out/tls_client_hello_fuzzer"
+echo "fuzz.sh: running the TLS ClientHello parser for ${seconds}s"
+"$out/tls_client_hello_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+  -artifact_prefix="$out/" "$out/corpus_tls" test/fuzz/corpus/tls_client_hello
