@@ -234,13 +234,13 @@ TEST(TlsClientHello, RepeatedOrEmptyExtensionsAreMalformed) {
 TEST(TlsClientHello, MoreAlpnIdsThanKeptAreCutNotRefused) {
   Bytes extensions;
   std::vector<std::string> ids;
-  for (int i = 0; i < 12; ++i)
-    ids.push_back("p" + std::to_string(i));
+  for (char i = 'a'; i < 'a' + 12; ++i)
+    ids.push_back(std::string("p") + i);
   put_extension(extensions, 16, alpn_extension(ids));
   const Result r = parse(in_records(hello_message(extensions), 16384));
   ASSERT_EQ(r.status, Status::complete);
   EXPECT_EQ(r.alpn_count, kMaxAlpn);
-  EXPECT_EQ(r.alpn[7].view(), "p7");
+  EXPECT_EQ(r.alpn[7].view(), "ph");
 }
 
 // Every byte of a real hello set to 0x00 and 0xff in turn: never a crash (the ASan build
@@ -252,8 +252,11 @@ TEST(TlsClientHello, EverySingleByteCorruptionIsHandled) {
       Bytes corrupt = hello;
       corrupt[i] = value;
       const Result r = parse(corrupt);
-      if (r.status == Status::complete) EXPECT_LE(r.length, corrupt.size());
-      if (r.status == Status::need_more) EXPECT_GT(r.length, corrupt.size());
+      if (r.status == Status::complete) {
+        EXPECT_LE(r.length, corrupt.size());
+      } else if (r.status == Status::need_more) {
+        EXPECT_GT(r.length, corrupt.size());
+      }
     }
   }
 }
