@@ -47,6 +47,8 @@ struct Timeouts {
   Duration half_closed = std::chrono::minutes(1);
   // With proxy_protocol accepted: the whole header must arrive within this, from the accept.
   Duration proxy_header = std::chrono::seconds(5);
+  // With tls_routes: the whole ClientHello must arrive within this, once the client is admitted.
+  Duration client_hello = std::chrono::seconds(5);
 
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
@@ -75,6 +77,16 @@ struct MirrorRef {
   friend bool operator==(const MirrorRef&, const MirrorRef&) = default;
 };
 
+// A rule of a listener's `tls_routes` (tls_schema.cpp): the hellos it takes, and their backend.
+struct TlsRoute {
+  std::string name;  // metrics label; default: its first server name or ALPN id
+  std::vector<std::string> server_names;  // "api.example.com" or "*.example.com", lower case
+  std::vector<std::string> alpn;          // the hello must offer one of these; empty: any
+  std::string backend;                    // name of an entry of Config::backends
+
+  friend bool operator==(const TlsRoute&, const TlsRoute&) = default;
+};
+
 struct Listener {
   std::string name;
   Address listen;
@@ -89,6 +101,11 @@ struct Listener {
   std::vector<MirrorRef> mirrors = {};  // the mirrors this listener feeds
   // Header each client must send first (proxy_header_reader.hpp); off: none is read.
   ProxyProtocol proxy_protocol = ProxyProtocol::off;
+  // Non-empty: each client is routed by its TLS ClientHello, first matching rule first;
+  // `backend` takes hellos no rule matches. `not_tls`: backend for clients that do not speak
+  // TLS; empty: they are closed.
+  std::vector<TlsRoute> tls_routes = {};
+  std::string not_tls = {};
 
   friend bool operator==(const Listener&, const Listener&) = default;
 };

@@ -13,6 +13,7 @@
 
 #include "config/address.hpp"
 #include "config/mirror_schema.hpp"
+#include "config/tls_schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -88,7 +89,7 @@ SpliceSettings parse_splice(const YamlNode& node) {
 }
 
 Timeouts parse_timeouts(const YamlNode& node) {
-  node.expect_map({"connect", "idle", "half_closed", "proxy_header"});
+  node.expect_map({"connect", "idle", "half_closed", "proxy_header", "client_hello"});
   Timeouts timeouts;
   if (auto connect = node.find("connect")) {
     timeouts.connect = parse_duration_in(*connect, kMinDuration, kMaxConnectTimeout);
@@ -99,6 +100,9 @@ Timeouts parse_timeouts(const YamlNode& node) {
   }
   if (auto header = node.find("proxy_header")) {
     timeouts.proxy_header = parse_duration_in(*header, kMinDuration, kMaxConnectTimeout);
+  }
+  if (auto hello = node.find("client_hello")) {
+    timeouts.client_hello = parse_duration_in(*hello, kMinDuration, kMaxConnectTimeout);
   }
   return timeouts;
 }
@@ -148,7 +152,8 @@ using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
 Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
                         std::vector<YamlNode>& backend_refs) {
   node.expect_map({"name", "listen", "backend", "timeouts", "mode", "max_connections",
-                   "max_connections_per_source", "allow", "deny", "mirrors", "proxy_protocol"});
+                   "max_connections_per_source", "allow", "deny", "mirrors", "proxy_protocol",
+                   "tls_routes", "not_tls"});
   Listener listener;
   listener.name = parse_unique_name(node.at("name"), "listener", names);
   const YamlNode listen = node.at("listen");
@@ -228,6 +233,7 @@ Config parse_config(const YamlNode& root) {
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (auto refs = listener_nodes[i].find("mirrors"))
       config.listeners[i].mirrors = parse_mirror_refs(*refs, config.mirrors);
+    parse_tls_routing(listener_nodes[i], config.listeners[i], config.backends);
   }
   return config;
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "config/mirror_schema.hpp"
+#include "config/tls_schema.hpp"
 #include "config/units.hpp"
 
 namespace spliceproxy::config {
@@ -88,7 +89,9 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "      idle: {}\n", format_duration(listener.timeouts.idle));
   fmt::format_to(it, "      half_closed: {}\n", format_duration(listener.timeouts.half_closed));
   fmt::format_to(it, "      proxy_header: {}\n", format_duration(listener.timeouts.proxy_header));
+  fmt::format_to(it, "      client_hello: {}\n", format_duration(listener.timeouts.client_hello));
   append_listener_limits(out, listener);
+  out += tls_routes_yaml(listener);
   out += mirror_refs_yaml(listener.mirrors);
 }
 

@@ -62,6 +62,7 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
                           by_client ? ClosedBy::client : ClosedBy::proxy);
         });
   }
+  make_hello_reader(listener);
 }
 
 void Listener::close() {
@@ -69,6 +70,7 @@ void Listener::close() {
   pause_timer_.cancel();
   acceptor_.close(ignored);
   if (header_reader_) header_reader_->close_all();
+  if (hello_reader_) hello_reader_->close_all();
   for (Parked& parked : parked_)
     parked.client.close(ignored);
   parked_.clear();
@@ -185,12 +187,25 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
     report_rejected(addresses, accepted, CloseReason::denied, ClosedBy::proxy);
     return true;
   }
+  // ACLs and limits first, then the hello, with the client's place held while it is read.
+  if (!route.listener->tls_routes.empty()) {
+    hello_reader_->read(std::move(client), addresses, std::move(ticket), accepted);
+    return true;
+  }
+  start_session(std::move(client), addresses, std::move(ticket), route.pool);
+  return true;
+}
+
+void Listener::start_session(Socket client, const net::ClientAddresses& addresses,
+                             AdmissionTicket ticket, std::shared_ptr<UpstreamPool> pool,
+                             SessionTls tls) {
+  const ListenerRoute& route = *route_;
   const std::uint64_t id = worker_.next_session_id();
   auto session =
       std::make_shared<Session>(worker_, route.config, *route.listener, std::move(client), id);
   worker_.add(id, session);
-  session->start(SessionRoute{route.pool, net::source_key(peer), std::move(ticket), addresses});
-  return true;
+  session->start(SessionRoute{std::move(pool), net::source_key(addresses.peer), std::move(ticket),
+                              addresses, std::move(tls)});
 }
 
 // Another worker took the last place since this one looked (for a client whose PROXY header

@@ -28,8 +28,10 @@
 #include "proxy/datapath/splice_channel.hpp"
 #include "proxy/datapath/unique_fd.hpp"
 #include "proxy/frontend/admission.hpp"
+#include "proxy/frontend/client_hello_reader.hpp"
 #include "proxy/frontend/proxy_header_reader.hpp"
 #include "proxy/ops/session_record.hpp"
+#include "proxy/session.hpp"
 
 namespace spliceproxy {
 
@@ -44,6 +46,9 @@ struct ListenerRoute {
   const config::Listener* listener = nullptr;  // points into *config
   std::shared_ptr<UpstreamPool> pool;
   std::shared_ptr<Admission> admission;  // the same object across reloads of one listener
+  // With tls_routes: the pool of each rule, in order, and of not_tls (null: close them).
+  std::vector<std::shared_ptr<UpstreamPool>> tls_pools = {};
+  std::shared_ptr<UpstreamPool> not_tls_pool = {};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -71,6 +76,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // was accepted, for the access log line of a client refused here.
   bool admit(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted,
              AdmissionTicket place = {});
+  // Starts a Session on `pool` for an admitted client (`tls`: how its hello routed it).
+  void start_session(Socket client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
+                     std::shared_ptr<UpstreamPool> pool, SessionTls tls = {});
+  // listener_tls.cpp: routes a client by its hello (or its lack of TLS), or closes it.
+  void on_client_hello(Socket client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
+                       Clock::time_point accepted, const tls::Result& hello);
+  void make_hello_reader(const config::Listener& listener);
   void park(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted);
   // A client closed before a session began (denied, over its source's limit, a bad PROXY
   // header): its access log line, as a session's, with no server and no byte.
@@ -93,6 +105,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // The header reader, created when the route first asks for PROXY protocol; kept (for the
   // clients it reads) if a reload switches it off.
   std::unique_ptr<ProxyHeaderReader> header_reader_;
+  // The hello reader, created when the route first asks for tls_routes; kept likewise.
+  std::unique_ptr<ClientHelloReader> hello_reader_;
   struct Parked {
     Socket client;
     net::ClientAddresses addresses;

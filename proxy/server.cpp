@@ -106,8 +106,12 @@ void Server::start_checkers(const PoolMap& previous) {
 
 std::shared_ptr<const ListenerRoute> Server::route_for(const config::ConfigPtr& config,
                                                        const config::Listener& listener) const {
-  return std::make_shared<const ListenerRoute>(ListenerRoute{
+  auto route = std::make_shared<ListenerRoute>(ListenerRoute{
       config, &listener, pools_.at(listener.backend), listeners_.at(listener.name).admission});
+  for (const auto& tls_route : listener.tls_routes)
+    route->tls_pools.push_back(pools_.at(tls_route.backend));
+  if (!listener.not_tls.empty()) route->not_tls_pool = pools_.at(listener.not_tls);
+  return route;
 }
 
 void Server::open_on_workers(const config::ConfigPtr& config, const config::Listener& listener,

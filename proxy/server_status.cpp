@@ -53,6 +53,7 @@ MetricsSnapshot Server::metrics_snapshot() const {
     const MirrorCounters& c = sink->counters();
     s.mirrors.push_back({sink->name(), c.bytes.load(), c.dropped_bytes.load(), c.gaps.load()});
   }
+  s.tls_routes = totals.tls_routes();
   s.pipe_size_bytes = pipe_size_granted_;
   if (access_log_) {
     s.access_log_lines = access_log_->lines();

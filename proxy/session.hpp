@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
@@ -42,6 +43,13 @@ namespace spliceproxy {
 class Worker;
 class UpstreamPool;
 
+// How a listener with tls_routes routed a session: the hello's server name (nullopt when it had
+// none, or was no TLS) and the rule's name ("default", "not_tls").
+struct SessionTls {
+  std::optional<std::string> sni;
+  std::string route;
+};
+
 // What a Listener hands a Session: the pool to connect through, the client's key for
 // source_hash, the listener's count of this session (released when the session stops), and
 // who the client is (from its socket, or from its PROXY protocol header).
@@ -50,6 +58,7 @@ struct SessionRoute {
   std::uint64_t source_key = 0;
   AdmissionTicket ticket;
   net::ClientAddresses client;
+  SessionTls tls = {};
 };
 
 class Session : public std::enable_shared_from_this<Session>, private ChannelObserver {

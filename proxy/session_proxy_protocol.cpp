@@ -25,7 +25,9 @@ void Session::send_proxy_header() {
                                   ? pp::Version::v1
                                   : pp::Version::v2;
   const pp::Addresses addresses{source.value_or(pp::IpPort{}), destination.value_or(pp::IpPort{})};
-  proxy_header_ = pp::encode(version, source && destination ? &addresses : nullptr);
+  // The TLS server name the session was routed by goes along as the authority (v2 only).
+  proxy_header_ = pp::encode(version, source && destination ? &addresses : nullptr,
+                             route_.tls.sni.value_or(std::string()));
   write_proxy_header();
 }
 

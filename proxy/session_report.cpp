@@ -41,13 +41,15 @@ SessionRecord Session::record(CloseReason reason) const {
     r.server_name = route_.pool->backend().servers[*server_].address.to_string();
   }
   r.listener = listener_.name;
-  r.backend = listener_.backend;
+  r.backend = route_.pool ? route_.pool->backend().name : listener_.backend;
   r.bytes_client_to_backend = to_backend_ ? to_backend_->bytes_forwarded() : 0;
   r.bytes_backend_to_client = to_client_ ? to_client_->bytes_forwarded() : 0;
   r.closed_by = closed_by(reason, first_done_);
   r.reason = reason;
   r.connect_attempts = static_cast<unsigned>(tried_.size());
   if (mirror_) r.mirror_dropped_bytes = mirror_->dropped_bytes();
+  r.sni = route_.tls.sni;
+  r.tls_route = route_.tls.route;
   return r;
 }
 

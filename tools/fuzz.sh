@@ -2,6 +2,7 @@
 # Builds and runs every libFuzzer target, each for a bounded time, one after the other:
 #   proxy_protocol  the PROXY protocol parser (proxy/protocol/proxy_protocol.cpp)
 #   config          the config loader, YAML text -> the `--check` path (config/*.cpp)
+#   tls_client_hello  the TLS ClientHello parser (proxy/protocol/tls_client_hello.cpp)
 #
 #   tools/fuzz.sh                           every target, 60 s each
 #   FUZZ_SECONDS=600 tools/fuzz.sh config   one target, 10 minutes
@@ -17,12 +18,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(proxy_protocol config)
+targets=(proxy_protocol config tls_client_hello)
 [[ $# -gt 0 ]] && targets=("$@")
 for target in "${targets[@]}"; do
   case "$target" in
-    proxy_protocol | config) ;;
-    *) echo "fuzz.sh: unknown target '$target' (proxy_protocol, config)" >&2; exit 2 ;;
+    proxy_protocol | config | tls_client_hello) ;;
+    *) echo "fuzz.sh: unknown target '$target' (proxy_protocol, config, tls_client_hello)" >&2
+      exit 2 ;;
   esac
 done
 
@@ -42,6 +44,9 @@ build_target() {
     config)
       clang++ "${flags[@]}" test/fuzz/config_fuzzer.cpp config/*.cpp -lyaml-cpp -lfmt \
         -o "$binary" ;;
+    tls_client_hello)
+      clang++ "${flags[@]}" test/fuzz/tls_client_hello_fuzzer.cpp \
+        proxy/protocol/tls_client_hello.cpp -o "$binary" ;;
   esac
 }
 
@@ -49,6 +54,7 @@ max_len() {
   case "$1" in
     proxy_protocol) echo 1024 ;;
     config) echo 16384 ;;  # room for proxy.yaml.example (under 10 KiB) and its variations
+    tls_client_hello) echo 4096 ;;
   esac
 }
 

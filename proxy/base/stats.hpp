@@ -47,7 +47,12 @@ namespace spliceproxy {
   X(proxy_protocol_headers_total, "PROXY protocol headers read from clients")           \
   X(proxy_protocol_errors_total, "Clients closed for a bad or missing PROXY header")    \
   X(proxy_protocol_timeouts_total, "Of those, clients whose header came too late")      \
-  X(proxy_protocol_sent_total, "PROXY protocol headers written to backend servers")
+  X(proxy_protocol_sent_total, "PROXY protocol headers written to backend servers")     \
+  /* TLS routing */                                                                     \
+  X(tls_client_hellos_total, "TLS ClientHellos read from clients")                      \
+  X(tls_client_hello_errors_total, "Clients closed for a bad or missing hello")         \
+  X(tls_client_hello_timeouts_total, "Of those, clients whose hello came too late")     \
+  X(tls_not_tls_total, "Clients of a TLS-routing listener that sent no TLS")
 
 // Why a session ended. X(name)
 #define SPLICEPROXY_CLOSE_REASONS(X) \
@@ -60,7 +65,10 @@ namespace spliceproxy {
   X(shutdown)                        \
   X(denied)                          \
   X(proxy_protocol_error)            \
-  X(half_closed_timeout)
+  X(half_closed_timeout)             \
+  X(client_hello_timeout)            \
+  X(client_hello_error)              \
+  X(not_tls)
 
 enum class Counter {
 #define SPLICEPROXY_ENUM(name, help) name,

@@ -6,8 +6,6 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/socket_base.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -34,52 +32,21 @@ pp::Accept accepted_versions(config::ProxyProtocol mode) {
   }
 }
 
-// recv(2) retried on EINTR: bytes received, 0 at EOF, -1 with errno set.
-ssize_t receive(int fd, std::uint8_t* into, std::size_t size, int flags) {
-  ssize_t n;
-  do {
-    n = ::recv(fd, into, size, flags | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 }  // namespace
 
-class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
+class ProxyHeaderReader::Client : public PendingClient {
  public:
   Client(ProxyHeaderReader& owner, Socket socket, const ClientAddresses& addresses,
          AdmissionTicket place)
-      : owner_(owner),
-        socket_(std::move(socket)),
-        timer_(owner.io_),
-        addresses_(addresses),
-        place_(std::move(place)),
+      : PendingClient(owner.io_, std::move(socket), addresses, std::move(place), Clock::now()),
+        owner_(owner),
         buffer_(kFirstPeek) {}
-
-  void start() {
-    timer_.expires_after(owner_.timeout_);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec && !self->done_) self->fail("no complete header in time", Failure::timeout);
-    });
-    step();
-  }
-
-  // Closes the client with RST (SO_LINGER 0) without admitting it. Idempotent.
-  void close() {
-    if (std::exchange(done_, true)) return;
-    timer_.cancel();
-    boost::system::error_code ignored;
-    socket_.set_option(boost::asio::socket_base::linger(true, 0), ignored);
-    socket_.close(ignored);
-    place_.release();  // now, not when the last handler lets go of this Client
-  }
 
  private:
   // Looks at what arrived: waits for more, fails, or hands the client over.
-  void step() {
-    const ssize_t n =
-        receive(socket_.native_handle(), buffer_.data() + have_, buffer_.size() - have_, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait();
+  void step() override {
+    const ssize_t n = receive(buffer_.data() + have_, buffer_.size() - have_, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
     if (n < 0) return fail(std::strerror(errno), Failure::by_client);
     if (n == 0) return fail("closed before a complete header", Failure::by_client);
     const std::size_t seen = have_ + static_cast<std::size_t>(n);
@@ -92,34 +59,27 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
         // readiness means new bytes.
         if (!consume(seen)) return fail("short read of peeked bytes", Failure::by_client);
         if (buffer_.size() < result.length) buffer_.resize(result.length);
-        return wait();
+        return wait_readable();
       case pp::Result::Status::complete:
         if (!consume(result.length)) return fail("short read of peeked bytes", Failure::by_client);
         return succeed(result);
     }
   }
 
+  void on_timeout() override { fail("no complete header in time", Failure::timeout); }
+  void on_error(std::string_view why) override { fail(why, Failure::by_client); }
+
   // Receives the peeked bytes up to `total` (from the start of the header) for real.
   bool consume(std::size_t total) {
     const std::size_t count = total - have_;
-    const ssize_t n = receive(socket_.native_handle(), buffer_.data() + have_, count, 0);
+    const ssize_t n = receive(buffer_.data() + have_, count, 0);
     if (n != static_cast<ssize_t>(count)) return false;
     have_ = total;
     return true;
   }
 
-  void wait() {
-    socket_.async_wait(Socket::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& ec) {
-                         if (self->done_) return;
-                         if (ec) return self->fail(ec.message().c_str(), Failure::by_client);
-                         self->step();
-                       });
-  }
-
   void succeed(const pp::Result& result) {
-    done_ = true;
-    timer_.cancel();
+    finish();
     owner_.stats_.add(Counter::proxy_protocol_headers_total);
     if (result.has_addresses) {
       addresses_.peer = to_endpoint(result.addresses.source);
@@ -146,14 +106,8 @@ class ProxyHeaderReader::Client : public std::enable_shared_from_this<Client> {
   }
 
   ProxyHeaderReader& owner_;
-  Socket socket_;
-  boost::asio::steady_timer timer_;
-  ClientAddresses addresses_;
-  Clock::time_point accepted_ = Clock::now();
-  AdmissionTicket place_;
   std::vector<std::uint8_t> buffer_;
   std::size_t have_ = 0;  // header bytes consumed from the socket, at the buffer's start
-  bool done_ = false;
 };
 
 ProxyHeaderReader::ProxyHeaderReader(boost::asio::io_context& io, const config::Listener& listener,
@@ -173,7 +127,7 @@ void ProxyHeaderReader::read(Socket client, const ClientAddresses& socket_addres
   auto pending =
       std::make_shared<Client>(*this, std::move(client), socket_addresses, std::move(place));
   clients_.emplace(pending.get(), pending);
-  pending->start();
+  pending->start(timeout_);
 }
 
 void ProxyHeaderReader::close_all() {

@@ -11,7 +11,8 @@
 // Bytes are looked at with MSG_PEEK and only header bytes are consumed: what follows the
 // header stays in the socket for the session's splice. Bytes of a header not complete yet are
 // consumed as they come (the parser guarantees they are header), so a readiness wait never
-// fires again for bytes already seen. One per listener per worker; single-threaded.
+// fires again for bytes already seen. The deadline, waits and closing are PendingClient's.
+// One per listener per worker; single-threaded.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -25,6 +26,7 @@
 #include "proxy/base/stats.hpp"
 #include "proxy/datapath/splice_channel.hpp"
 #include "proxy/frontend/admission.hpp"
+#include "proxy/frontend/pending_client.hpp"
 #include "proxy/protocol/proxy_protocol.hpp"
 
 namespace spliceproxy {

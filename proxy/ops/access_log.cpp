@@ -64,6 +64,13 @@ std::string format_access_line(const SessionRecord& r) {
   fmt::format_to(std::back_inserter(out),
                  ",\"connect_attempts\":{},\"mirror_dropped_bytes\":", r.connect_attempts);
   out += r.mirror_dropped_bytes ? std::to_string(*r.mirror_dropped_bytes) : "null";
+  out += ",\"sni\":";
+  if (r.sni) {
+    append_json_string(out, *r.sni);
+  } else {
+    out += "null";
+  }
+  if (!r.tls_route.empty()) field(out, "tls_route", r.tls_route);
   return out + "}\n";
 }
 

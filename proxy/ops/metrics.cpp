@@ -116,6 +116,15 @@ void write_mirrors(Writer& w, const MetricsSnapshot& s) {
               [](const MirrorFigures& m) { return m.gaps; });
 }
 
+void write_tls_routes(Writer& w, const MetricsSnapshot& s) {
+  w.family("tls_route_sessions_total", "counter",
+           "Ended sessions by the TLS routing rule that chose their backend");
+  for (const auto& r : s.tls_routes) {
+    w.sample("tls_route_sessions_total",
+             label("listener", r.listener) + "," + label("route", r.route), r.sessions);
+  }
+}
+
 void write_process(Writer& w, const MetricsSnapshot& s) {
   w.single("pipes_in_use", "gauge", "Pipes held by channels now", s.pipes_in_use);
   w.single("pipes_pooled", "gauge", "Empty pipes kept for reuse", s.pipes_pooled);
@@ -137,6 +146,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot) {
   write_sessions(w, snapshot);
   write_listeners_and_servers(w, snapshot);
   write_mirrors(w, snapshot);
+  write_tls_routes(w, snapshot);
   write_process(w, snapshot);
   return w.take();
 }
@@ -146,6 +156,7 @@ void SessionTotals::add(const SessionRecord& record) {
   ByteCounts& l = listeners_[record.listener];
   l.client_to_backend += record.bytes_client_to_backend;
   l.backend_to_client += record.bytes_backend_to_client;
+  if (!record.tls_route.empty()) ++tls_routes_[{record.listener, record.tls_route}];
   if (!record.server) return;
   ByteCounts& s = servers_[{record.backend, record.server_name}];
   s.client_to_backend += record.bytes_client_to_backend;
@@ -162,6 +173,14 @@ ByteCounts SessionTotals::server(const std::string& backend, const std::string& 
   const std::lock_guard lock(mutex_);
   const auto it = servers_.find({backend, server});
   return it == servers_.end() ? ByteCounts{} : it->second;
+}
+
+std::vector<TlsRouteFigures> SessionTotals::tls_routes() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<TlsRouteFigures> out;
+  for (const auto& [key, sessions] : tls_routes_)
+    out.push_back({key.first, key.second, sessions});
+  return out;
 }
 
 }  // namespace spliceproxy

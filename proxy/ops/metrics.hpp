@@ -39,6 +39,13 @@ struct ServerFigures {
   ByteCounts bytes;  // of sessions that ended
 };
 
+// Sessions a listener's tls_routes rule (or "default", "not_tls") routed, counted at their end.
+struct TlsRouteFigures {
+  std::string listener;
+  std::string route;
+  std::uint64_t sessions = 0;
+};
+
 struct MirrorFigures {
   std::string mirror;
   std::uint64_t bytes = 0;
@@ -52,6 +59,7 @@ struct MetricsSnapshot {
   std::vector<ListenerFigures> listeners;
   std::vector<ServerFigures> servers;
   std::vector<MirrorFigures> mirrors;
+  std::vector<TlsRouteFigures> tls_routes;
   std::uint64_t pipes_in_use = 0;
   std::uint64_t pipes_pooled = 0;
   std::uint64_t pipe_size_bytes = 0;  // what F_SETPIPE_SZ granted at start
@@ -71,11 +79,13 @@ class SessionTotals {
   void add(const SessionRecord& record);
   ByteCounts listener(const std::string& name) const;
   ByteCounts server(const std::string& backend, const std::string& server) const;
+  std::vector<TlsRouteFigures> tls_routes() const;
 
  private:
   mutable std::mutex mutex_;
   std::map<std::string, ByteCounts, std::less<>> listeners_;
   std::map<std::pair<std::string, std::string>, ByteCounts> servers_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> tls_routes_;
 };
 
 }  // namespace spliceproxy

@@ -37,7 +37,12 @@ std::string_view termination_code(const SessionRecord& record) {
     case CloseReason::denied:
       return "PR";
     case CloseReason::proxy_protocol_error:
+    case CloseReason::client_hello_error:
       return record.closed_by == ClosedBy::client ? "CR" : "PR";
+    case CloseReason::not_tls:
+      return "PR";
+    case CloseReason::client_hello_timeout:
+      return "cR";
     case CloseReason::count:
       break;
   }

@@ -35,6 +35,10 @@ struct SessionRecord {
   CloseReason reason = CloseReason::completed;
   unsigned connect_attempts = 0;
   std::optional<std::uint64_t> mirror_dropped_bytes;  // nullopt when not mirrored
+  // On a listener with tls_routes: the hello's server name (nullopt: none, or no hello), and
+  // the rule that routed the session ("default", "not_tls"; empty: not routed).
+  std::optional<std::string> sni;
+  std::string tls_route;
 };
 
 std::string_view to_string(ClosedBy closed_by);

@@ -242,6 +242,17 @@ std::vector<std::uint8_t> encode_v2(const Addresses& a) {
   return out;
 }
 
+// Appends a TLV to a version 2 header and counts it in the header's length.
+void append_tlv(std::vector<std::uint8_t>& out, std::uint8_t type, std::string_view value) {
+  out.push_back(type);
+  out.push_back(static_cast<std::uint8_t>(value.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(value.size() & 0xff));
+  out.insert(out.end(), value.begin(), value.end());
+  const std::size_t body = out.size() - kV2FixedLength;
+  out[14] = static_cast<std::uint8_t>(body >> 8);
+  out[15] = static_cast<std::uint8_t>(body & 0xff);
+}
+
 }  // namespace
 
 std::string_view to_string(Error error) {
@@ -265,17 +276,24 @@ Result parse(Bytes data, Accept accept) {
   return v1 ? parse_v1(data) : parse_v2(data);
 }
 
-std::vector<std::uint8_t> encode(Version version, const Addresses* addresses) {
+std::vector<std::uint8_t> encode(Version version, const Addresses* addresses,
+                                 std::string_view authority) {
+  if (version == Version::v1 && addresses == nullptr) return {kV1Unknown.begin(), kV1Unknown.end()};
+  std::vector<std::uint8_t> out;
   if (addresses == nullptr) {
-    if (version == Version::v1) return {kV1Unknown.begin(), kV1Unknown.end()};
-    return v2_fixed(kCommandProxy, kUnspec, 0);
+    out = v2_fixed(kCommandProxy, kUnspec, 0);
+  } else {
+    Addresses same = *addresses;
+    if (same.source.ipv6 != same.destination.ipv6) {
+      same.source = as_ipv6(same.source);
+      same.destination = as_ipv6(same.destination);
+    }
+    if (version == Version::v1) return encode_v1(same);
+    out = encode_v2(same);
   }
-  Addresses same = *addresses;
-  if (same.source.ipv6 != same.destination.ipv6) {
-    same.source = as_ipv6(same.source);
-    same.destination = as_ipv6(same.destination);
-  }
-  return version == Version::v1 ? encode_v1(same) : encode_v2(same);
+  if (!authority.empty() && authority.size() <= kMaxAuthorityLength)
+    append_tlv(out, kTlvAuthority, authority);
+  return out;
 }
 
 std::vector<std::uint8_t> encode_local(Version version) {

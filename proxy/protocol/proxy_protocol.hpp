@@ -101,11 +101,18 @@ struct Result {
 // it are skipped, each one's length checked against the header's end.
 Result parse(std::span<const std::uint8_t> data, Accept accept);
 
+// PP2_TYPE_AUTHORITY: the host name the client asked for (its TLS server name), as HAProxy
+// sends it; at most kMaxAuthorityLength bytes.
+inline constexpr std::uint8_t kTlvAuthority = 0x02;
+inline constexpr std::size_t kMaxAuthorityLength = 255;
+
 // The header for a connection from `addresses` (nullptr: a client without an IP address,
 // e.g. on a Unix socket): v1 "PROXY TCP4|TCP6 ..." or "PROXY UNKNOWN\r\n"; v2 PROXY command,
 // family INET or INET6 over STREAM, or family UNSPEC with no address block. When the two
 // families differ, both are sent as IPv6 (IPv4-mapped), as the spec's v1 section suggests.
-std::vector<std::uint8_t> encode(Version version, const Addresses* addresses);
+// A non-empty `authority` goes, in v2 only, as a PP2_TYPE_AUTHORITY TLV after the addresses.
+std::vector<std::uint8_t> encode(Version version, const Addresses* addresses,
+                                 std::string_view authority = {});
 
 // The header of a connection the proxy makes on its own (a health check): v1
 // "PROXY UNKNOWN\r\n", v2 LOCAL command with family UNSPEC.

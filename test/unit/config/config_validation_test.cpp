@@ -157,7 +157,7 @@ TEST(ConfigValidation, ProblemInsideAListComesBeforeAMissingList) {
       std::string(e.what()),
       "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
       "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny, mirrors, "
-      "proxy_protocol");
+      "proxy_protocol, tls_routes, not_tls");
 }
 
 TEST(ConfigValidation, EmptyListenersListIsAnError) {

@@ -38,7 +38,7 @@ TEST(AccessLog, LineHasEveryFieldWithNullsForTheUnknown) {
             "\"client\":\"127.0.0.1:5000\",\"server\":null,\"listener\":\"web\",\"backend\":"
             "\"pool\",\"bytes_client_to_backend\":0,\"bytes_backend_to_client\":0,\"closed_by\":"
             "\"proxy\",\"termination\":\"SC\",\"reason\":\"connect_failed\",\"connect_attempts\":"
-            "2,\"mirror_dropped_bytes\":null}\n");
+            "2,\"mirror_dropped_bytes\":null,\"sni\":null}\n");
 }
 
 TEST(AccessLog, StringsAreJsonEscaped) {

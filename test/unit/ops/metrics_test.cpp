@@ -76,5 +76,27 @@ TEST(Metrics, SessionTotalsAddPerListenerAndPerConnectedServer) {
   EXPECT_EQ(totals.listener("other").client_to_backend, 0u);
 }
 
+TEST(Metrics, TlsRoutesCountEndedSessionsPerListenerAndRule) {
+  SessionTotals totals;
+  SessionRecord record;
+  record.listener = "tls";
+  record.tls_route = "beta";
+  totals.add(record);
+  totals.add(record);
+  record.tls_route = "default";
+  totals.add(record);
+  record.tls_route.clear();  // a listener that routes by no hello
+  totals.add(record);
+  MetricsSnapshot snapshot;
+  snapshot.tls_routes = totals.tls_routes();
+  const std::string text = render_metrics(snapshot);
+  EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_tls_route_sessions_total counter"));
+  EXPECT_TRUE(
+      has_line(text, "spliceproxy_tls_route_sessions_total{listener=\"tls\",route=\"beta\"} 2"));
+  EXPECT_TRUE(
+      has_line(text, "spliceproxy_tls_route_sessions_total{listener=\"tls\",route=\"default\"} 1"));
+  EXPECT_EQ(snapshot.tls_routes.size(), 2u);
+}
+
 }  // namespace
 }  // namespace spliceproxy

@@ -284,5 +284,21 @@ TEST(ProxyProtocol, MixedFamiliesAreSentAsIpv6) {
   EXPECT_EQ(r.addresses.source.ip[15], 3);
 }
 
+TEST(ProxyProtocol, V2CarriesTheAuthorityTlvAndParsesBack) {
+  const Addresses addresses{v4(10, 0, 0, 1, 5000), v4(10, 0, 0, 2, 443)};
+  const Bytes header = encode(Version::v2, &addresses, "www.example.com");
+  const Bytes plain = encode(Version::v2, &addresses);
+  ASSERT_EQ(header.size(), plain.size() + 3 + 15);
+  EXPECT_EQ(header[14] << 8 | header[15], static_cast<int>(header.size() - kV2FixedLength));
+  EXPECT_EQ(header[plain.size()], kTlvAuthority);
+  EXPECT_EQ(std::string(header.end() - 15, header.end()), "www.example.com");
+  const Result r = parse(header, Accept::v2);
+  ASSERT_EQ(r.status, Result::Status::complete);
+  EXPECT_EQ(r.length, header.size());
+  EXPECT_EQ(r.addresses, addresses);
+  // Version 1 has no TLVs: the authority is left out.
+  EXPECT_EQ(encode(Version::v1, &addresses, "www.example.com"), encode(Version::v1, &addresses));
+}
+
 }  // namespace
 }  // namespace spliceproxy::proxy_protocol
