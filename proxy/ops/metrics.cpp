@@ -44,6 +44,11 @@ class Writer {
     family(name, type, help);
     sample(name, "", value);
   }
+  void single_double(std::string_view name, std::string_view type, std::string_view help,
+                     double value) {
+    family(name, type, help);
+    fmt::format_to(std::back_inserter(out_), "spliceproxy_{} {}\n", name, value);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -64,10 +69,16 @@ void write_bytes(Writer& w, std::string_view name, const std::string& labels, By
 }
 
 void write_sessions(Writer& w, const MetricsSnapshot& s) {
-#define SPLICEPROXY_COUNTER(name, help) \
-  w.single(#name, "counter", help, s.stats.get(Counter::name));
+#define SPLICEPROXY_COUNTER(name, help)                            \
+  if (Counter::name != Counter::bandwidth_wait_microseconds_total) \
+    w.single(#name, "counter", help, s.stats.get(Counter::name));
   SPLICEPROXY_COUNTERS(SPLICEPROXY_COUNTER)
 #undef SPLICEPROXY_COUNTER
+  // Counted in whole microseconds by the workers; Prometheus names time in seconds.
+  w.single_double(
+      "bandwidth_wait_seconds_total", "counter",
+      "Time capped channels spent waiting for bandwidth tokens",
+      static_cast<double>(s.stats.get(Counter::bandwidth_wait_microseconds_total)) / 1e6);
   w.family("sessions_closed_total", "counter", "Sessions ended, by close reason");
   for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
     const auto reason = static_cast<CloseReason>(i);
