@@ -92,6 +92,11 @@ void write_listeners_and_servers(Writer& w, const MetricsSnapshot& s) {
            "Payload bytes of ended sessions, by listener and direction");
   for (const auto& l : s.listeners)
     write_bytes(w, "listener_bytes_total", label("listener", l.listener), l.bytes);
+  w.family("listener_connection_rate_rejects_total", "counter",
+           "Clients closed over max_connection_rate, by listener");
+  for (const auto& l : s.listeners)
+    w.sample("listener_connection_rate_rejects_total", label("listener", l.listener),
+             l.rate_limited);
   w.family("server_bytes_total", "counter",
            "Payload bytes of ended sessions, by backend server and direction");
   for (const auto& server : s.servers)
@@ -154,6 +159,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot) {
 
 void SessionTotals::add(const SessionRecord& record) {
   const std::lock_guard lock(mutex_);
+  if (record.reason == CloseReason::rate_limited) ++rate_limited_[record.listener];
   ByteCounts& l = listeners_[record.listener];
   l.client_to_backend += record.bytes_client_to_backend;
   l.backend_to_client += record.bytes_backend_to_client;
@@ -167,6 +173,12 @@ ByteCounts SessionTotals::listener(const std::string& name) const {
   const std::lock_guard lock(mutex_);
   const auto it = listeners_.find(name);
   return it == listeners_.end() ? ByteCounts{} : it->second;
+}
+
+std::uint64_t SessionTotals::rate_limited(const std::string& listener) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = rate_limited_.find(listener);
+  return it == rate_limited_.end() ? 0 : it->second;
 }
 
 ByteCounts SessionTotals::server(const std::string& backend, const std::string& server) const {

@@ -86,6 +86,19 @@ TEST(Metrics, SessionTotalsAddPerListenerAndPerConnectedServer) {
   EXPECT_EQ(totals.listener("web").backend_to_client, 400u);
   EXPECT_EQ(totals.server("pool", "localhost:80").backend_to_client, 200u);
   EXPECT_EQ(totals.listener("other").client_to_backend, 0u);
+  EXPECT_EQ(totals.rate_limited("web"), 0u);
+  record.server.reset();
+  record.reason = CloseReason::rate_limited;
+  totals.add(record);
+  EXPECT_EQ(totals.rate_limited("web"), 1u);
+}
+
+TEST(Metrics, RateLimitedClientsAreCountedPerListener) {
+  MetricsSnapshot snapshot;
+  snapshot.listeners.push_back({"web", {}, 3});
+  const std::string text = render_metrics(snapshot);
+  EXPECT_TRUE(
+      has_line(text, "spliceproxy_listener_connection_rate_rejects_total{listener=\"web\"} 3"));
 }
 
 }  // namespace
