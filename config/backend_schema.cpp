@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "config/address.hpp"
+#include "config/limits_schema.hpp"
 #include "config/schema.hpp"
 #include "config/units.hpp"
 
@@ -114,6 +115,9 @@ void parse_listener_pool_keys(const YamlNode& node, Listener& listener) {
   if (auto max = node.find("max_connections_per_source")) {
     listener.max_connections_per_source = parse_count(*max, 0, kMaxConnections);
   }
+  if (auto rate = node.find("max_connection_rate"))
+    listener.max_connection_rate = parse_connection_rate(*rate);
+  if (auto bandwidth = node.find("bandwidth")) listener.bandwidth = parse_bandwidth(*bandwidth);
   if (auto allow = node.find("allow")) listener.allow = parse_cidrs(*allow);
   if (auto deny = node.find("deny")) listener.deny = parse_cidrs(*deny);
   if (auto mode = node.find("proxy_protocol")) {

@@ -169,4 +169,8 @@ std::string_view to_string(ProxyProtocol mode) {
   return "unknown";
 }
 
+std::string_view to_string(OverLimit over_limit) {
+  return over_limit == OverLimit::wait ? "wait" : "close";
+}
+
 }  // namespace spliceproxy::config

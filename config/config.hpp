@@ -87,6 +87,46 @@ struct TlsRoute {
   friend bool operator==(const TlsRoute&, const TlsRoute&) = default;
 };
 
+// A rate: `count` events (connections) per `period`, up to `burst` at once. count 0: no limit.
+struct Rate {
+  std::uint64_t count = 0;
+  Duration period = std::chrono::seconds(1);
+  std::uint64_t burst = 0;  // defaults to count
+
+  bool limited() const { return count != 0; }
+  friend bool operator==(const Rate&, const Rate&) = default;
+};
+
+// What happens to a client over a listener's connection rate: closed at once (RST), or left in
+// the backlog until a token frees. A client over its source's rate is always closed.
+enum class OverLimit { close, wait };
+
+struct ConnectionRateLimit {
+  Rate listener;    // every client of the listener, over all workers
+  Rate per_source;  // each client IP
+  OverLimit over_limit = OverLimit::close;
+
+  bool limited() const { return listener.limited() || per_source.limited(); }
+  friend bool operator==(const ConnectionRateLimit&, const ConnectionRateLimit&) = default;
+};
+
+// Bytes per second in each direction; 0: no cap.
+struct BandwidthCaps {
+  std::uint64_t client_to_backend = 0;
+  std::uint64_t backend_to_client = 0;
+
+  bool capped() const { return client_to_backend != 0 || backend_to_client != 0; }
+  friend bool operator==(const BandwidthCaps&, const BandwidthCaps&) = default;
+};
+
+// `session`: each session's own cap; `listener`: one cap shared by all the listener's sessions.
+struct Bandwidth {
+  BandwidthCaps session;
+  BandwidthCaps listener;
+
+  friend bool operator==(const Bandwidth&, const Bandwidth&) = default;
+};
+
 struct Listener {
   std::string name;
   Address listen;
@@ -98,6 +138,8 @@ struct Listener {
   std::size_t max_connections_per_source = 0;  // live sessions per client IP; 0 = unlimited
   std::vector<Cidr> allow = {};                // empty = every source allowed
   std::vector<Cidr> deny = {};
+  ConnectionRateLimit max_connection_rate = {};  // limits_schema.cpp
+  Bandwidth bandwidth = {};
   std::vector<MirrorRef> mirrors = {};  // the mirrors this listener feeds
   // Header each client must send first (proxy_header_reader.hpp); off: none is read.
   ProxyProtocol proxy_protocol = ProxyProtocol::off;
@@ -255,5 +297,6 @@ std::string_view to_string(BalancePolicy policy);
 std::string_view to_string(MirrorType type);
 std::string_view to_string(MirrorDirection direction);
 std::string_view to_string(ProxyProtocol mode);
+std::string_view to_string(OverLimit over_limit);
 
 }  // namespace spliceproxy::config

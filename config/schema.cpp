@@ -152,8 +152,8 @@ using TakenAddresses = std::map<std::string, std::pair<std::string, int>>;
 Listener parse_listener(const YamlNode& node, FirstSeen& names, TakenAddresses& taken,
                         std::vector<YamlNode>& backend_refs) {
   node.expect_map({"name", "listen", "backend", "timeouts", "mode", "max_connections",
-                   "max_connections_per_source", "allow", "deny", "mirrors", "proxy_protocol",
-                   "tls_routes", "not_tls"});
+                   "max_connections_per_source", "max_connection_rate", "bandwidth", "allow",
+                   "deny", "mirrors", "proxy_protocol", "tls_routes", "not_tls"});
   Listener listener;
   listener.name = parse_unique_name(node.at("name"), "listener", names);
   const YamlNode listen = node.at("listen");

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "config/limits_schema.hpp"
 #include "config/mirror_schema.hpp"
 #include "config/tls_schema.hpp"
 #include "config/units.hpp"
@@ -55,6 +56,7 @@ void append_listener_limits(std::string& out, const Listener& listener) {
   if (listener.listen.is_unix()) fmt::format_to(it, "    mode: \"{:04o}\"\n", listener.socket_mode);
   fmt::format_to(it, "    max_connections: {}\n", listener.max_connections);
   fmt::format_to(it, "    max_connections_per_source: {}\n", listener.max_connections_per_source);
+  out += listener_rate_limits_yaml(listener);
   // An empty list is the default and is left out (a list in the schema has items).
   if (!listener.allow.empty()) fmt::format_to(it, "    allow: {}\n", cidr_list(listener.allow));
   if (!listener.deny.empty()) fmt::format_to(it, "    deny: {}\n", cidr_list(listener.deny));

@@ -14,6 +14,8 @@ constexpr std::string_view kDurationExpected = "a duration like 250ms, 5s, 2m or
 constexpr std::string_view kDurationTooLarge = "a duration of at most 9223372036854775807ms";
 constexpr std::string_view kSizeExpected = "a size like 4096, 64KiB, 1MiB or 1GiB";
 constexpr std::string_view kSizeTooLarge = "a size of at most 18446744073709551615B";
+constexpr std::string_view kEventRateExpected = "a rate like 100/s, 600/m or 10/h";
+constexpr std::string_view kByteRateExpected = "a byte rate like 500KiB/s, 10MiB/s or 1GiB/s";
 
 struct Unit {
   std::string_view suffix;
@@ -99,6 +101,39 @@ Parsed<std::size_t> parse_size(std::string_view text) {
   const auto bytes = scale(*number, unit->factor, std::numeric_limits<std::size_t>::max());
   if (!bytes) return Result::error(kSizeTooLarge);
   return Result::ok(static_cast<std::size_t>(*bytes));
+}
+
+Parsed<std::pair<std::uint64_t, Duration>> parse_event_rate(std::string_view text) {
+  using Result = Parsed<std::pair<std::uint64_t, Duration>>;
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return Result::error(kEventRateExpected);
+  const auto count = parse_unsigned(text.substr(0, slash));
+  const std::string_view unit = text.substr(slash + 1);
+  if (!count || *count == 0 || unit.empty() || unit == "ms")
+    return Result::error(kEventRateExpected);
+  const Unit* found = find_unit(kDurationUnits, unit);
+  if (found == nullptr) return Result::error(kEventRateExpected);
+  return Result::ok({*count, Duration(static_cast<Duration::rep>(found->factor))});
+}
+
+Parsed<std::uint64_t> parse_byte_rate(std::string_view text) {
+  using Result = Parsed<std::uint64_t>;
+  if (!text.ends_with("/s")) return Result::error(kByteRateExpected);
+  const Parsed<std::size_t> size = parse_size(text.substr(0, text.size() - 2));
+  if (!size.value) return Result::error(kByteRateExpected);
+  return Result::ok(*size.value);
+}
+
+std::string format_event_rate(std::uint64_t count, Duration period) {
+  for (const Unit& unit : kDurationUnits) {
+    if (static_cast<std::uint64_t>(period.count()) == unit.factor)
+      return fmt::format("{}/{}", count, unit.suffix);
+  }
+  return fmt::format("{}/s", count);  // periods come from parse_event_rate: unreachable
+}
+
+std::string format_byte_rate(std::uint64_t bytes_per_second) {
+  return format_size(static_cast<std::size_t>(bytes_per_second)) + "/s";
 }
 
 std::string format_duration(Duration duration) {

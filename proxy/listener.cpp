@@ -155,6 +155,12 @@ void Listener::continue_accepting() {
   // accepting more now would only take clients that cannot be served yet.
   if (worker_.accept_paused_until() > Clock::now())
     return accept_after(worker_.accept_paused_until());
+  // Over max_connection_rate with over_limit wait: clients stay in the backlog until a token
+  // is due (a timer, no polling).
+  if (const auto due = route_->admission->rate_wait_until(Clock::now())) {
+    worker_.stats().add(Counter::connection_rate_waits_total);
+    return accept_after(*due);
+  }
   do_accept();
 }
 
@@ -179,12 +185,10 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
     return false;
   }
   if (verdict != Admission::Verdict::admitted) {
-    const bool denied = verdict == Admission::Verdict::denied;
-    worker_.stats().add(denied ? Counter::acl_denied_total : Counter::source_limit_rejects_total);
-    worker_.stats().count_close(CloseReason::denied);
+    const CloseReason reason = refuse(verdict);
     client.set_option(boost::asio::socket_base::linger(true, 0), ec);
     client.close(ec);
-    report_rejected(addresses, accepted, CloseReason::denied, ClosedBy::proxy);
+    report_rejected(addresses, accepted, reason, ClosedBy::proxy);
     return true;
   }
   // ACLs and limits first, then the hello, with the client's place held while it is read.
@@ -205,7 +209,24 @@ void Listener::start_session(Socket client, const net::ClientAddresses& addresse
       std::make_shared<Session>(worker_, route.config, *route.listener, std::move(client), id);
   worker_.add(id, session);
   session->start(SessionRoute{std::move(pool), net::source_key(addresses.peer), std::move(ticket),
-                              addresses, std::move(tls)});
+                              addresses, route.admission->shared_bandwidth(), std::move(tls)});
+}
+
+CloseReason Listener::refuse(Admission::Verdict verdict) {
+  const CloseReason reason =
+      verdict == Admission::Verdict::rate_limited ? CloseReason::rate_limited : CloseReason::denied;
+  switch (verdict) {
+    case Admission::Verdict::denied:
+      worker_.stats().add(Counter::acl_denied_total);
+      break;
+    case Admission::Verdict::rate_limited:
+      worker_.stats().add(Counter::connection_rate_rejects_total);
+      break;
+    default:
+      worker_.stats().add(Counter::source_limit_rejects_total);
+  }
+  worker_.stats().count_close(reason);
+  return reason;
 }
 
 // Another worker took the last place since this one looked (for a client whose PROXY header

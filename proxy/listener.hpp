@@ -4,7 +4,8 @@
 // across workers) and starts a Session on the backend's pool. Nothing on the accept side stops
 // the proxy: accept errors are logged at most once per second and retried, after a pause when
 // the process is out of descriptors, so EMFILE never spins. At max_connections it stops
-// accepting (clients wait in the backlog) until a session ends on any worker.
+// accepting (clients wait in the backlog) until a session ends on any worker. Over a
+// max_connection_rate with over_limit wait, it stops accepting until a token is due (a timer).
 //
 //   accept ──(PROXY header read, if asked, ──▶ Admission::admit ──admitted──▶ Session
 //             while holding a place)                   │ full (another worker took the last
@@ -83,6 +84,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void on_client_hello(Socket client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
                        Clock::time_point accepted, const tls::Result& hello);
   void make_hello_reader(const config::Listener& listener);
+  // Counts a client refused by `verdict`; returns its close reason.
+  CloseReason refuse(Admission::Verdict verdict);
   void park(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted);
   // A client closed before a session began (denied, over its source's limit, a bad PROXY
   // header): its access log line, as a session's, with no server and no byte.

@@ -41,7 +41,8 @@ MetricsSnapshot Server::metrics_snapshot() const {
   }
   const SessionTotals& totals = reports_->totals();
   for (const auto& listener : config()->listeners)
-    s.listeners.push_back({listener.name, totals.listener(listener.name)});
+    s.listeners.push_back(
+        {listener.name, totals.listener(listener.name), totals.rate_limited(listener.name)});
   for (const PoolStatus& pool : pools()) {
     for (const ServerStatus& server : pool.servers) {
       s.servers.push_back({pool.backend, server.address, server.checked_up && !server.ejected,

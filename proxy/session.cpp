@@ -100,9 +100,22 @@ void Session::start_channels() {
   to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context,
                      ChannelWatches{socket_watches_.dst, socket_watches_.src});
   if (socket_watches_.src && socket_watches_.dst) leave_asio();
+  to_backend_->set_throttle(throttle_for(Direction::client_to_backend));
+  to_client_->set_throttle(throttle_for(Direction::backend_to_client));
   arm_timer(idle_deadline());
   to_backend_->start();
   if (!stopped_) to_client_->start();
+}
+
+std::unique_ptr<ChannelThrottle> Session::throttle_for(Direction direction) {
+  const config::BandwidthCaps& caps = listener_.bandwidth.session;
+  const bool to_backend = direction == Direction::client_to_backend;
+  const std::uint64_t own = to_backend ? caps.client_to_backend : caps.backend_to_client;
+  std::shared_ptr<SharedTokenBucket> shared = route_.shared_bandwidth[to_backend ? 0 : 1];
+  if (own == 0 && !shared) return nullptr;
+  std::optional<TokenRate> rate;
+  if (own != 0) rate = ChannelThrottle::byte_rate(own);
+  return std::make_unique<ChannelThrottle>(worker_.io(), rate, std::move(shared), worker_.stats());
 }
 
 // The channels wait through the poller only: the sockets leave Asio's epoll set, where every

@@ -58,6 +58,7 @@ struct SessionRoute {
   std::uint64_t source_key = 0;
   AdmissionTicket ticket;
   net::ClientAddresses client;
+  Admission::SharedBandwidth shared_bandwidth = {};  // the listener's bandwidth caps, if any
   SessionTls tls = {};
 };
 
@@ -99,6 +100,8 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   // What the access log and the byte totals get when the session ends (session_report.cpp).
   SessionRecord record(CloseReason reason) const;
   void start_channels();
+  // The channel's ChannelThrottle under the listener's bandwidth caps; null: uncapped.
+  std::unique_ptr<ChannelThrottle> throttle_for(Direction direction);
   void forget_watches();
   void leave_asio();
   // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.

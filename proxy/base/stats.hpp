@@ -36,6 +36,13 @@ namespace spliceproxy {
   X(acl_denied_total, "Clients closed by a listener's allow/deny lists")                \
   X(source_limit_rejects_total, "Clients closed at max_connections_per_source")         \
   X(listener_pauses_total, "Times a listener stopped accepting at max_connections")     \
+  /* rate and bandwidth limits */                                                       \
+  X(connection_rate_rejects_total, "Clients closed over a max_connection_rate")         \
+  X(connection_rate_waits_total,                                                        \
+    "Times a listener left clients in the backlog for a "                               \
+    "max_connection_rate token")                                                        \
+  X(bandwidth_waits_total, "Times a capped channel waited for bandwidth tokens")        \
+  X(bandwidth_wait_microseconds_total, "Time capped channels spent waiting for tokens") \
   /* traffic mirroring */                                                               \
   X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")          \
   X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")    \
@@ -68,7 +75,8 @@ namespace spliceproxy {
   X(half_closed_timeout)             \
   X(client_hello_timeout)            \
   X(client_hello_error)              \
-  X(not_tls)
+  X(not_tls)                         \
+  X(rate_limited)
 
 enum class Counter {
 #define SPLICEPROXY_ENUM(name, help) name,

@@ -18,6 +18,8 @@ bool drained_by(const splice_io::Result& r, std::size_t wanted) {
   return r.status == Status::progress && r.bytes < wanted && r.bytes < SpliceChannel::kSmallRead;
 }
 
+constexpr std::size_t kNoCap = ~std::size_t{0};  // an uncapped read
+
 }  // namespace
 
 SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
@@ -51,10 +53,14 @@ void SpliceChannel::stop() {
 void SpliceChannel::pump() {
   while (state_ == State::running && !waiting_) {
     bool moved = false;
-    if (!src_eof_ && !source_drained_ && room() > 0) {
-      const splice_io::Result in = fill();
+    const bool reading = !src_eof_ && !source_drained_ && room() > 0;
+    const std::size_t cap = reading && throttle_ ? throttle_->allowance() : kNoCap;
+    if (cap == 0 && buffered() == 0) return wait_for_tokens();
+    if (reading && cap > 0) {
+      const splice_io::Result in = fill(cap);
       switch (in.status) {
         case Status::progress:
+          if (throttle_) throttle_->consume(in.bytes);
           moved = true;
           break;
         case Status::eof:
@@ -120,18 +126,18 @@ bool SpliceChannel::reads_into_pipe() const {
 }
 
 // Reads from the source once, into the pipe or the copy buffer.
-splice_io::Result SpliceChannel::fill() {
-  return reads_into_pipe() ? fill_pipe() : fill_buffer();
+splice_io::Result SpliceChannel::fill(std::size_t cap) {
+  return reads_into_pipe() ? fill_pipe(cap) : fill_buffer(cap);
 }
 
 // One splice into the pipe, taking a pipe from the pool first.
-splice_io::Result SpliceChannel::fill_pipe() {
+splice_io::Result SpliceChannel::fill_pipe(std::size_t cap) {
   if (!pipe_) {
     pipe_ = context_.pipes.acquire();
     // Out of descriptors for now: this read copies, and the next one asks for a pipe again.
-    if (!pipe_) return fill_buffer();
+    if (!pipe_) return fill_buffer(cap);
   }
-  const std::size_t wanted = room();
+  const std::size_t wanted = std::min(room(), cap);
   const splice_io::Result r = splice_io::splice_move(src_fd_, pipe_->write_fd(), wanted);
   // A short splice may have stopped at the pipe's slot limit: only Asio's wait, which re-arms
   // the descriptor, may follow it without an EAGAIN first (see edge_poller.hpp).
@@ -147,18 +153,18 @@ splice_io::Result SpliceChannel::fill_pipe() {
   if (r.status == Status::would_block && bytes_in_pipe_ == 0 &&
       (!watches_.src || context_.poller->urgent(watches_.src)) &&
       splice_io::at_urgent_mark(src_fd_)) {
-    return fill_buffer();
+    return fill_buffer(cap);
   }
   return r;
 }
 
 // One recv: into the channel's own buffer if it holds one, else into the worker's scratch.
-splice_io::Result SpliceChannel::fill_buffer() {
+splice_io::Result SpliceChannel::fill_buffer(std::size_t cap) {
   if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
   area_ = held_ ? held_.get() : context_.scratch.data();
   const std::size_t size =
       held_ ? kCopyBufferSize : std::min(context_.scratch.size(), kCopyBufferSize);
-  const std::size_t wanted = size - buffer_end_;
+  const std::size_t wanted = std::min(size - buffer_end_, cap);
   const splice_io::Result r = splice_io::read_some(src_fd_, {area_ + buffer_end_, wanted});
   note_read(r, wanted, true);
   if (r.status == Status::progress) {
@@ -260,15 +266,7 @@ void SpliceChannel::release_pipe() {
 // Starts a wait; returns false when the socket turned out ready already (the poller saw an
 // edge since the last wait), for the caller to try again.
 bool SpliceChannel::wait(Socket& socket, bool writable) {
-  // An idle channel holds no pipe and no copy buffer (a wait for readability means both are
-  // empty): thousands of idle connections cost no buffer memory.
-  if (!writable) {
-    release_pipe();
-    held_.reset();
-    area_ = nullptr;
-    buffer_begin_ = buffer_end_ = 0;
-    source_drained_ = false;
-  }
+  if (!writable) go_idle();
   if (watches_.src) {
     if (!context_.poller->wait(writable ? watches_.dst : watches_.src, writable, this))
       return false;
@@ -280,6 +278,26 @@ bool SpliceChannel::wait(Socket& socket, bool writable) {
                     [this, writable, owner = context_.owner.lock()](
                         const boost::system::error_code& ec) { on_wait(writable, ec); });
   return true;
+}
+
+// An idle channel holds no pipe and no copy buffer (a wait for readability, or for tokens,
+// means both are empty): thousands of idle connections cost no buffer memory.
+void SpliceChannel::go_idle() {
+  release_pipe();
+  held_.reset();
+  area_ = nullptr;
+  buffer_begin_ = buffer_end_ = 0;
+  source_drained_ = false;
+}
+
+// Out of bandwidth tokens with nothing buffered: the throttle's timer resumes the channel.
+void SpliceChannel::wait_for_tokens() {
+  go_idle();
+  waiting_ = true;
+  throttle_->wait([this, owner = context_.owner.lock()] {
+    waiting_ = false;
+    if (state_ == State::running) pump();
+  });
 }
 
 void SpliceChannel::on_wait(bool writable, const boost::system::error_code& ec) {
@@ -302,6 +320,7 @@ void SpliceChannel::on_ready(bool writable) {
 // A poller wait pending on a channel that stops or goes away is withdrawn; an Asio wait
 // completes as a no-op once the socket closes.
 void SpliceChannel::cancel_wait() {
+  if (throttle_) throttle_->cancel();
   if (!watches_.src || !waiting_) return;
   context_.poller->cancel(watches_.src, false, this);
   context_.poller->cancel(watches_.dst, true, this);

@@ -32,6 +32,8 @@
 // channel holds no pipe. Reading stops while the buffer is full: memory is bounded by the
 // buffer size plus kernel socket buffers. A mirrored channel in splice mode reads only into an
 // empty pipe, so that tee (which copies from the pipe's head) sees exactly the new chunk.
+// A capped channel (set_throttle) reads at most the bytes its ChannelThrottle allows, and with
+// none allowed and nothing buffered waits on the throttle's timer, holding no pipe meanwhile.
 #pragma once
 
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -44,6 +46,7 @@
 
 #include "proxy/base/stats.hpp"
 #include "proxy/datapath/channel_tap.hpp"
+#include "proxy/datapath/channel_throttle.hpp"
 #include "proxy/datapath/edge_poller.hpp"
 #include "proxy/datapath/pipe.hpp"
 #include "proxy/datapath/pipe_pool.hpp"
@@ -106,6 +109,8 @@ class SpliceChannel : private EdgePoller::Waiter {
   SpliceChannel(const SpliceChannel&) = delete;
   SpliceChannel& operator=(const SpliceChannel&) = delete;
 
+  // Caps the bytes the channel reads (see channel_throttle.hpp); before start() only.
+  void set_throttle(std::unique_ptr<ChannelThrottle> throttle) { throttle_ = std::move(throttle); }
   // Moves what it can now, then waits for the reactor. Both sockets must be non-blocking.
   void start() { pump(); }
 
@@ -127,9 +132,10 @@ class SpliceChannel : private EdgePoller::Waiter {
  private:
   void pump();
   bool reads_into_pipe() const;
-  splice_io::Result fill();
-  splice_io::Result fill_pipe();
-  splice_io::Result fill_buffer();
+  // Reads at most `cap` bytes (and what the buffer has room for).
+  splice_io::Result fill(std::size_t cap);
+  splice_io::Result fill_pipe(std::size_t cap);
+  splice_io::Result fill_buffer(std::size_t cap);
   void note_read(const splice_io::Result& read, std::size_t wanted, bool may_skip_eagain);
   splice_io::Result drain();
   void keep_leftover();
@@ -139,6 +145,8 @@ class SpliceChannel : private EdgePoller::Waiter {
   bool fall_back_to_copy();
   void release_pipe();
   bool wait(Socket& socket, bool writable);
+  void go_idle();
+  void wait_for_tokens();
   void on_wait(bool writable, const boost::system::error_code& ec);
   void on_ready(bool writable) override;
   void cancel_wait();
@@ -155,7 +163,8 @@ class SpliceChannel : private EdgePoller::Waiter {
   ChannelMode mode_;
   ChannelContext context_;
   ChannelWatches watches_;
-  ChannelTap* tap_;  // null unless this direction is mirrored
+  ChannelTap* tap_;                            // null unless this direction is mirrored
+  std::unique_ptr<ChannelThrottle> throttle_;  // null unless capped
   State state_ = State::running;
   Side failed_side_ = Side::none;
   int error_ = 0;

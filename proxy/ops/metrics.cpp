@@ -44,6 +44,11 @@ class Writer {
     family(name, type, help);
     sample(name, "", value);
   }
+  void single_double(std::string_view name, std::string_view type, std::string_view help,
+                     double value) {
+    family(name, type, help);
+    fmt::format_to(std::back_inserter(out_), "spliceproxy_{} {}\n", name, value);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -64,10 +69,16 @@ void write_bytes(Writer& w, std::string_view name, const std::string& labels, By
 }
 
 void write_sessions(Writer& w, const MetricsSnapshot& s) {
-#define SPLICEPROXY_COUNTER(name, help) \
-  w.single(#name, "counter", help, s.stats.get(Counter::name));
+#define SPLICEPROXY_COUNTER(name, help)                            \
+  if (Counter::name != Counter::bandwidth_wait_microseconds_total) \
+    w.single(#name, "counter", help, s.stats.get(Counter::name));
   SPLICEPROXY_COUNTERS(SPLICEPROXY_COUNTER)
 #undef SPLICEPROXY_COUNTER
+  // Counted in whole microseconds by the workers; Prometheus names time in seconds.
+  w.single_double(
+      "bandwidth_wait_seconds_total", "counter",
+      "Time capped channels spent waiting for bandwidth tokens",
+      static_cast<double>(s.stats.get(Counter::bandwidth_wait_microseconds_total)) / 1e6);
   w.family("sessions_closed_total", "counter", "Sessions ended, by close reason");
   for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
     const auto reason = static_cast<CloseReason>(i);
@@ -81,6 +92,11 @@ void write_listeners_and_servers(Writer& w, const MetricsSnapshot& s) {
            "Payload bytes of ended sessions, by listener and direction");
   for (const auto& l : s.listeners)
     write_bytes(w, "listener_bytes_total", label("listener", l.listener), l.bytes);
+  w.family("listener_connection_rate_rejects_total", "counter",
+           "Clients closed over max_connection_rate, by listener");
+  for (const auto& l : s.listeners)
+    w.sample("listener_connection_rate_rejects_total", label("listener", l.listener),
+             l.rate_limited);
   w.family("server_bytes_total", "counter",
            "Payload bytes of ended sessions, by backend server and direction");
   for (const auto& server : s.servers)
@@ -153,6 +169,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot) {
 
 void SessionTotals::add(const SessionRecord& record) {
   const std::lock_guard lock(mutex_);
+  if (record.reason == CloseReason::rate_limited) ++rate_limited_[record.listener];
   ByteCounts& l = listeners_[record.listener];
   l.client_to_backend += record.bytes_client_to_backend;
   l.backend_to_client += record.bytes_backend_to_client;
@@ -167,6 +184,12 @@ ByteCounts SessionTotals::listener(const std::string& name) const {
   const std::lock_guard lock(mutex_);
   const auto it = listeners_.find(name);
   return it == listeners_.end() ? ByteCounts{} : it->second;
+}
+
+std::uint64_t SessionTotals::rate_limited(const std::string& listener) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = rate_limited_.find(listener);
+  return it == rate_limited_.end() ? 0 : it->second;
 }
 
 ByteCounts SessionTotals::server(const std::string& backend, const std::string& server) const {

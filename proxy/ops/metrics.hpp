@@ -26,7 +26,8 @@ struct ByteCounts {
 
 struct ListenerFigures {
   std::string listener;
-  ByteCounts bytes;  // of sessions that ended
+  ByteCounts bytes;                // of sessions that ended
+  std::uint64_t rate_limited = 0;  // clients closed over max_connection_rate
 };
 
 struct ServerFigures {
@@ -80,12 +81,15 @@ class SessionTotals {
   ByteCounts listener(const std::string& name) const;
   ByteCounts server(const std::string& backend, const std::string& server) const;
   std::vector<TlsRouteFigures> tls_routes() const;
+  // Clients of the listener closed over max_connection_rate (records with that reason).
+  std::uint64_t rate_limited(const std::string& listener) const;
 
  private:
   mutable std::mutex mutex_;
   std::map<std::string, ByteCounts, std::less<>> listeners_;
   std::map<std::pair<std::string, std::string>, ByteCounts> servers_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> tls_routes_;
+  std::map<std::string, std::uint64_t, std::less<>> rate_limited_;
 };
 
 }  // namespace spliceproxy

@@ -36,6 +36,10 @@ std::string_view termination_code(const SessionRecord& record) {
     // Clients closed before a session began (Listener::report_rejected).
     case CloseReason::denied:
       return "PR";
+    // Over max_connection_rate: refused by the proxy before the request, like a tarpit (HAProxy's
+    // "PT"), without the wait.
+    case CloseReason::rate_limited:
+      return "PT";
     case CloseReason::proxy_protocol_error:
     case CloseReason::client_hello_error:
       return record.closed_by == ClosedBy::client ? "CR" : "PR";

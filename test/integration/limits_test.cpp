@@ -1,7 +1,8 @@
 // Listener limits through the real binary: the per-source connection limit, the half-closed
-// timeout, and a proxy out of descriptors (RLIMIT_NOFILE 128, 300 clients) that neither dies
-// nor spins and serves again once clients leave. Splice mode only: the data path is not what
-// is tested here.
+// timeout, a proxy out of descriptors (RLIMIT_NOFILE 128, 300 clients) that neither dies
+// nor spins and serves again once clients leave, and max_connection_rate closing the clients
+// over it or leaving them in the backlog without spinning. Splice mode only: the data path is not
+// what is tested here.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -103,6 +104,73 @@ TEST_P(LimitsTest, OutOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers) {
   clients.clear();
   expect_intact_transfer();
   EXPECT_GE(stat("accept_errors_total"), 1u);
+}
+
+TEST_P(LimitsTest, ConnectionRateClosesClientsOverTheBurstWithItsOwnReason) {
+  TestBackend backend(BackendBehavior::echo());
+  start_proxy({{.backend_port = backend.port(),
+                .extra_keys = "    max_connection_rate: {rate: 1/h, burst: 3, per_source: "
+                              "{rate: 1/h, burst: 1}}\n"}});
+  std::vector<Fd> clients;
+  for (const char* source : {"127.0.0.11", "127.0.0.12", "127.0.0.13"})
+    clients.push_back(connect_loopback(proxy_->port(), Clock::now() + 5s, {.source = source}));
+  ASSERT_TRUE(run_until([&] { return backend.accepted() == 3; }, Clock::now() + 10s));
+  // Over the listener's burst, and over its source's.
+  Fd fourth = connect_loopback(proxy_->port(), Clock::now() + 5s, {.source = "127.0.0.14"});
+  EXPECT_TRUE(wait_for_peer_close(fourth.get(), Clock::now() + 10s).closed);
+  EXPECT_EQ(backend.accepted(), 3u);
+  EXPECT_TRUE(run_until(
+      [&] {
+        return proxy_->stdout_text().find("\"reason\":\"rate_limited\"") != std::string::npos;
+      },
+      Clock::now() + 10s));
+  EXPECT_NE(proxy_->stdout_text().find("\"termination\":\"PT\""), std::string::npos);
+  EXPECT_EQ(stat("connection_rate_rejects_total"), 1u);
+  EXPECT_EQ(stat_value(proxy_->stderr_text(), "sessions_closed_total{reason=\"rate_limited\"}"),
+            1u);
+}
+
+TEST_P(LimitsTest, PerSourceRateClosesOnlyThatSource) {
+  TestBackend backend(BackendBehavior::echo());
+  start_proxy({{.backend_port = backend.port(),
+                .extra_keys = "    max_connection_rate: {per_source: {rate: 1/h, burst: 2}}\n"}});
+  const LoopbackTarget from{.source = "127.0.0.21"};
+  std::vector<Fd> clients;
+  for (int i = 0; i < 2; ++i)
+    clients.push_back(connect_loopback(proxy_->port(), Clock::now() + 5s, from));
+  ASSERT_TRUE(run_until([&] { return backend.accepted() == 2; }, Clock::now() + 10s));
+  Fd third = connect_loopback(proxy_->port(), Clock::now() + 5s, from);
+  EXPECT_TRUE(wait_for_peer_close(third.get(), Clock::now() + 10s).closed);
+  expect_intact_transfer({.source = "127.0.0.22"});
+  EXPECT_EQ(stat("connection_rate_rejects_total"), 1u);
+}
+
+// over_limit wait: 12 clients at once against 4 connections a second, burst 1. They are all
+// served, spread over ~2.75 s, none closed; meanwhile the listener waits on a timer, so the
+// proxy's CPU stays near zero (a listener polling for tokens would use a whole core).
+TEST_P(LimitsTest, ConnectionRateWaitLeavesClientsInTheBacklogWithoutSpinning) {
+  TestBackend backend(BackendBehavior::echo());
+  start_proxy(
+      {{.backend_port = backend.port(),
+        .extra_keys = "    max_connection_rate: {rate: 4/s, burst: 1, over_limit: wait}\n"}});
+  const auto started = Clock::now();
+  std::vector<Fd> clients;
+  for (int i = 0; i < 12; ++i)
+    clients.push_back(connect_loopback(proxy_->port(), Clock::now() + 5s));
+  const auto cpu_before = proxy_->cpu_time();
+  ASSERT_TRUE(run_until([&] { return backend.accepted() >= 2; }, Clock::now() + 10s));
+  EXPECT_LT(backend.accepted(), 12u) << "every client served at once: no rate";
+  ASSERT_TRUE(run_until([&] { return backend.accepted() == 12; }, Clock::now() + 30s));
+  const auto elapsed = Clock::now() - started;
+  const auto cpu = proxy_->cpu_time() - cpu_before;
+  // 11 tokens at 4/s: 2.75 s; late is fine on a loaded machine, early is not.
+  EXPECT_GE(elapsed, 2500ms);
+  EXPECT_LT(cpu, std::chrono::duration_cast<std::chrono::milliseconds>(elapsed) / 5)
+      << "the proxy used " << cpu.count() << " ms of CPU while clients waited";
+  for (Fd& client : clients)
+    EXPECT_FALSE(wait_for_peer_close(client.get(), Clock::now() + 1ms).closed);
+  EXPECT_EQ(stat("connection_rate_rejects_total"), 0u);
+  EXPECT_GE(stat_value(proxy_->stderr_text(), "connection_rate_waits_total").value_or(0), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Splice, LimitsTest, ::testing::Values("splice"), mode_name);

@@ -1,6 +1,7 @@
 // Mirroring to pcapng files, judged by tshark: the capture of many concurrent sessions holds
 // exactly what the client and the backend sent (SHA-256 of tshark's reassembly by sequence
-// number), and a rotated capture is a set of files each readable on its own.
+// number), also under a bandwidth cap, and a rotated capture is a set of files each readable on
+// its own.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -84,6 +85,33 @@ TEST_P(MirrorCaptureTest, TsharkReassemblesEveryFlowExactlyAsSent) {
   EXPECT_EQ(digests(flows), digests(clients));
   EXPECT_EQ(file_mode(dir + "/cap.pcapng"), 0640u);
   check_capture_reader(dir, sessions, clients);
+  std::filesystem::remove_all(dir);
+}
+
+// A bandwidth cap bounds each read, nothing else: the capture of capped sessions holds exactly
+// the bytes sent, as an uncapped one does, and in splice mode they still moved by splice.
+TEST_P(MirrorCaptureTest, CappedSessionsAreCapturedExactlyAsSent) {
+  constexpr int kSessions = 4;
+  TestBackend backend(BackendBehavior::echo());
+  const std::string dir = capture_dir("capped-" + GetParam());
+  auto& proxy = start(backend.port(),
+                      "      - {mirror: cap}\n    bandwidth: {client_to_backend: 2MiB/s, "
+                      "backend_to_client: 2MiB/s}\n",
+                      "  - {name: cap, type: pcapng_file, path: " + dir + "/cap.pcapng}\n");
+  const auto clients =
+      run_and_stop(proxy, backend, paced_plans(kSessions, 2 * kMiB, 8 * kMiB, 0xca9));
+  const std::string err = proxy.stderr_text();
+  EXPECT_EQ(stat_value(err, "mirror_dropped_bytes_total"), 0u) << "the sink fell behind";
+  EXPECT_GE(stat_value(err, "bandwidth_waits_total").value_or(0), 1u) << "the cap never bit";
+  if (GetParam() == "splice") {
+    EXPECT_GT(stat_value(err, "bytes_spliced_total").value_or(0), 0u);
+  }
+  TsharkSummary summary;
+  const auto flows = flows_with_tshark(dir + "/cap.pcapng", backend.port(), &summary);
+  ASSERT_TRUE(summary.ok) << summary.error;
+  EXPECT_EQ(summary.lost_segment_reports, 0u);
+  ASSERT_EQ(flows.size(), static_cast<std::size_t>(kSessions));
+  EXPECT_EQ(digests(flows), digests(clients));
   std::filesystem::remove_all(dir);
 }
 

@@ -48,9 +48,12 @@ STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
 RR_SIZES = [int(x) for x in ENV.get("RR_SIZES", "64,4096").split(",")]
 RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").split(",")]
 CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
+# The bandwidth cap of the "-cap" contenders, per session, backend to client (scenario "cap").
+CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
-SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace").split(",") if x]
+SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap").split(",")
+             if x]
 PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
 OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
 BIN = ENV.get("BIN_DIR", os.path.join(ROOT, "build", "release"))
@@ -233,6 +236,8 @@ class Contender:
         for s in ("iperf", "echo"):
             text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"
                      "    timeouts:\n      connect: 5s\n      idle: 10m\n")
+            if self.name.endswith("-cap"):
+                text += f"    bandwidth: {{backend_to_client: {CAP_BYTES}/s}}\n"
         text += "backends:\n"
         for s in ("iperf", "echo"):
             text += f"  - name: {s}\n    servers:\n      - address: {HOST}:{BACKEND_PORTS[s]}\n"
@@ -264,8 +269,9 @@ class Contender:
                 f"error_log {self.work}/nginx-error.log warn;\n"
                 f"events {{ worker_connections {2 * MAXCONN}; }}\nstream {{\n")
         for s in ("iperf", "echo"):
+            cap = f" proxy_download_rate {CAP_BYTES};" if self.name.endswith("-cap") else ""
             text += (f"  server {{ listen {HOST}:{self.ports[s]} backlog=4096; "
-                     f"proxy_pass {HOST}:{BACKEND_PORTS[s]}; proxy_timeout 10m; }}\n")
+                     f"proxy_pass {HOST}:{BACKEND_PORTS[s]}; proxy_timeout 10m;{cap} }}\n")
         text += "}\n"
         cfg = self._file("conf", text)
         base = ["nginx", "-p", self.work, "-e", f"{self.work}/nginx-error.log", "-c", cfg]
@@ -294,6 +300,11 @@ CONTENDER_KINDS = [
     ("haproxy-nosplice", "haproxy"),
     ("nginx-stream", "nginx"),
     ("socat", "socat"),
+    # Scenario "cap" only: backend_to_client capped at CAP_MIB per session. HAProxy 2.6 (Debian
+    # 12) has no bandwidth filter (bwlim-in/out came with 2.7): it has no row.
+    ("spliceproxy-splice-cap", "spliceproxy"),
+    ("spliceproxy-auto-cap", "spliceproxy"),
+    ("nginx-stream-cap", "nginx"),
 ]
 BACKEND_PORTS = {"iperf": PORT_BASE + 1, "echo": PORT_BASE + 2}
 NGINX_STREAM_MODULE = ENV.get("NGINX_STREAM_MODULE", "/usr/lib/nginx/modules/ngx_stream_module.so")
@@ -593,7 +604,42 @@ def report(results, meta):
             top = ", ".join(f"{k} {v:.2f}" for k, v in r.get("conn_top_per_connection", []))
             add(f"| {n} | {fmt(r.get('conn_syscalls_per_connection'))} | {top or '–'} |")
         add("")
+    if results.get("cap"):
+        add(f"### Bandwidth cap ({CAP_BYTES // 2**20} MiB/s per session, backend to client)\n")
+        add("iperf3 -R through each proxy with the same per-session cap (spliceproxy "
+            "`bandwidth.backend_to_client`, nginx `proxy_download_rate`; HAProxy 2.6 has no "
+            "bandwidth filter). Achieved / cap: the streams' total over streams × cap; proxy "
+            "CPU seconds per GiB moved at the cap. Medians (min–max) over runs.\n")
+        add("| streams | contender | MiB/s | achieved / cap | proxy CPU-s/GiB |")
+        add("| --- | --- | --- | --- | --- |")
+        for sc, rows in results["cap"].items():
+            for n, r in rows.items():
+                add(f"| {sc} | {n} | {cell(r['mib_s'], 1)} | {cell(r['ratio'], 3)} "
+                    f"| {cell(r['cpu_s_per_gib'], 3)} |")
+        add("")
     return "\n".join(lines)
+
+
+def run_cap(capped, live):
+    """Scenario "cap": 1 and 8 capped streams down through each capped contender."""
+    out = {}
+    for streams in (1, 8):
+        raw = {c.name: [] for c in capped}
+        for run in range(RUNS):
+            for c in capped:
+                r = run_iperf(c, streams, True, BULK_SECONDS, None) if live(c) else {
+                    "error": "not running"}
+                raw[c.name].append(r)
+                log(f"cap {streams} streams run {run + 1} {c.name}: "
+                    + (f"{r['gbit'] * 1e9 / 8 / 2**20:.1f} MiB/s" if "gbit" in r else r["error"]))
+        out[str(streams)] = {n: {
+            "mib_s": med_range([r["gbit"] * 1e9 / 8 / 2**20 for r in rs if "gbit" in r]),
+            "ratio": med_range([r["gbit"] * 1e9 / 8 / (streams * CAP_BYTES) for r in rs
+                                if "gbit" in r]),
+            "cpu_s_per_gib": med_range([r["cpu_s"] / (r["bytes"] / 2**30) for r in rs
+                                        if r.get("cpu_s") is not None and r.get("bytes")]),
+            "raw": rs} for n, rs in raw.items()}
+    return out
 
 
 # ------------------------------------------------------------------ main
@@ -607,7 +653,10 @@ def main():
         if not port_free(port):
             raise RuntimeError(f"port {port} is in use (PORT_BASE={PORT_BASE}): pick another")
     contenders = [Contender(n, i, k, work) for i, (n, k) in enumerate(CONTENDER_KINDS)
-                  if not ONLY or n in ONLY or n == "direct"]
+                  if (not ONLY or n in ONLY or n == "direct")
+                  and (not n.endswith("-cap") or "cap" in SCENARIOS)]
+    # Capped contenders run scenario "cap" only; the others every scenario but "cap".
+    capped = [c for c in contenders if c.name.endswith("-cap")]
     echo = spawn([os.path.join(BIN, "echo_server"), HOST, str(BACKEND_PORTS["echo"])], LOAD_CPUS)
     wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
     for c in contenders:
@@ -621,6 +670,11 @@ def main():
             return True
         log(f"{c.name} is no longer running: skipped")
         return False
+
+    if "cap" in SCENARIOS and capped:
+        results["cap"] = run_cap(capped, live)
+    contenders_all = contenders
+    contenders = [c for c in contenders if c not in capped]
 
     if "bulk" in SCENARIOS:
         results["bulk"] = {}
@@ -728,10 +782,10 @@ def main():
                 f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request, "
                 f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
 
-    alive = {c.name: c.alive() for c in contenders if c.kind != "direct"}
+    alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct"}
     cleanup()
     logs = {}
-    for c in contenders:
+    for c in contenders_all:
         path = os.path.join(work, f"{c.name}.log")
         if os.path.exists(path):
             with open(path, errors="replace") as f:
@@ -750,6 +804,7 @@ def main():
                      "warmup": WARMUP, "idle_conns": IDLE_CONNS,
                      "idle_conns_wanted": IDLE_CONNS_WANTED, "hard_nofile": HARD_NOFILE,
                      "socat_idle_conns": SOCAT_IDLE_CONNS, "strace_seconds": STRACE_SECONDS,
+                     "cap_bytes_per_session": CAP_BYTES,
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},
         "proxies_alive_at_end": alive,

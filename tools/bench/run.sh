@@ -25,7 +25,7 @@ command -v python3 >/dev/null || die "python3 is required"
 # The command as given, for the report (before this script fills in defaults).
 settings=""
 for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
-  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN; do
+  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB; do
   if [[ -n ${!v:-} ]]; then settings+="$v=${!v} "; fi
 done
 export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"

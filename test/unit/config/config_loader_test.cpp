@@ -142,6 +142,9 @@ TEST(ConfigLoader, ExampleFileLoadsWithDocumentedValues) {
   web.listen = Address{"127.0.0.1", 8080, {}};
   web.backend = "app";
   web.max_connections = 10000;
+  web.max_connection_rate = {.listener = {1000, std::chrono::seconds(1), 200},
+                             .per_source = {100, std::chrono::seconds(1), 50},
+                             .over_limit = OverLimit::wait};
   web.mirrors = {MirrorRef{"capture", MirrorDirection::both, 0.01}};
   EXPECT_EQ(config.listeners[0], web);
   ASSERT_EQ(config.mirrors.size(), 1u);

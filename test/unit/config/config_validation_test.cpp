@@ -153,11 +153,11 @@ TEST(ConfigValidation, MissingTopLevelListIsAnError) {
 TEST(ConfigValidation, ProblemInsideAListComesBeforeAMissingList) {
   const std::string yaml = kMinimal;
   const ConfigError e = error_of(yaml.substr(0, yaml.find("backends:")) + "    prot: 80\n");
-  EXPECT_EQ(
-      std::string(e.what()),
-      "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
-      "backend, timeouts, mode, max_connections, max_connections_per_source, allow, deny, mirrors, "
-      "proxy_protocol, tls_routes, not_tls");
+  EXPECT_EQ(std::string(e.what()),
+            "test.yaml:5:5: listeners[0]: unknown key 'prot', expected one of: name, listen, "
+            "backend, timeouts, mode, max_connections, max_connections_per_source, "
+            "max_connection_rate, bandwidth, allow, deny, mirrors, proxy_protocol, tls_routes, "
+            "not_tls");
 }
 
 TEST(ConfigValidation, EmptyListenersListIsAnError) {

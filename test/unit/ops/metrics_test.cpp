@@ -17,12 +17,24 @@ TEST(Metrics, EveryCounterOfTheXMacroIsAFamilyWithHelpAndType) {
   MetricsSnapshot snapshot;
   snapshot.stats.add(Counter::sessions_accepted_total, 7);
   const std::string text = render_metrics(snapshot);
-#define SPLICEPROXY_CHECK(name, help)                                         \
-  EXPECT_TRUE(has_line(text, "# HELP spliceproxy_" #name " " help)) << #name; \
-  EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_" #name " counter")) << #name;
+#define SPLICEPROXY_CHECK(name, help)                                             \
+  if (Counter::name != Counter::bandwidth_wait_microseconds_total) {              \
+    EXPECT_TRUE(has_line(text, "# HELP spliceproxy_" #name " " help)) << #name;   \
+    EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_" #name " counter")) << #name; \
+  }
   SPLICEPROXY_COUNTERS(SPLICEPROXY_CHECK)
 #undef SPLICEPROXY_CHECK
   EXPECT_TRUE(has_line(text, "spliceproxy_sessions_accepted_total 7"));
+}
+
+// Counted in microseconds, served in seconds (Prometheus' base unit).
+TEST(Metrics, BandwidthWaitIsServedInSeconds) {
+  MetricsSnapshot snapshot;
+  snapshot.stats.add(Counter::bandwidth_wait_microseconds_total, 2'500'000);
+  const std::string text = render_metrics(snapshot);
+  EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_bandwidth_wait_seconds_total counter"));
+  EXPECT_TRUE(has_line(text, "spliceproxy_bandwidth_wait_seconds_total 2.5"));
+  EXPECT_EQ(text.find("microseconds"), std::string::npos);
 }
 
 TEST(Metrics, ClosesAreLabelledByReason) {
@@ -74,6 +86,19 @@ TEST(Metrics, SessionTotalsAddPerListenerAndPerConnectedServer) {
   EXPECT_EQ(totals.listener("web").backend_to_client, 400u);
   EXPECT_EQ(totals.server("pool", "localhost:80").backend_to_client, 200u);
   EXPECT_EQ(totals.listener("other").client_to_backend, 0u);
+  EXPECT_EQ(totals.rate_limited("web"), 0u);
+  record.server.reset();
+  record.reason = CloseReason::rate_limited;
+  totals.add(record);
+  EXPECT_EQ(totals.rate_limited("web"), 1u);
+}
+
+TEST(Metrics, RateLimitedClientsAreCountedPerListener) {
+  MetricsSnapshot snapshot;
+  snapshot.listeners.push_back({"web", {}, 3});
+  const std::string text = render_metrics(snapshot);
+  EXPECT_TRUE(
+      has_line(text, "spliceproxy_listener_connection_rate_rejects_total{listener=\"web\"} 3"));
 }
 
 TEST(Metrics, TlsRoutesCountEndedSessionsPerListenerAndRule) {

@@ -1,0 +1,64 @@
+// ChannelThrottle: allowance, consumption and the refill timer; see channel_throttle.hpp.
+#include "proxy/datapath/channel_throttle.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace spliceproxy {
+namespace {
+
+std::uint64_t threshold(const TokenRate& rate, std::uint64_t grant) {
+  return std::min(rate.burst, grant);
+}
+
+}  // namespace
+
+TokenRate ChannelThrottle::byte_rate(std::uint64_t bytes_per_second) {
+  return {.tokens = bytes_per_second,
+          .period = std::chrono::seconds(1),
+          .burst = std::max<std::uint64_t>(bytes_per_second / 10, 64 * 1024)};
+}
+
+ChannelThrottle::ChannelThrottle(boost::asio::io_context& io, std::optional<TokenRate> own,
+                                 std::shared_ptr<SharedTokenBucket> shared, Stats& stats)
+    : shared_(std::move(shared)), stats_(stats), timer_(io) {
+  if (own) own_.emplace(*own, TokenClock::now());
+}
+
+std::size_t ChannelThrottle::allowance() {
+  now_ = TokenClock::now();
+  std::uint64_t tokens = std::numeric_limits<std::size_t>::max();
+  if (own_) {
+    const std::uint64_t held = own_->available(now_);
+    if (held < threshold(own_->rate(), kMinGrant)) return 0;
+    tokens = held;
+  }
+  if (shared_) {
+    const std::uint64_t held = shared_->available(now_);
+    if (held < threshold(shared_->rate(), kMinGrant)) return 0;
+    tokens = std::min(tokens, held);
+  }
+  return static_cast<std::size_t>(tokens);
+}
+
+void ChannelThrottle::consume(std::size_t bytes) {
+  if (own_) own_->take(bytes, now_);
+  if (shared_) shared_->take(bytes, now_);
+}
+
+// The later of the two buckets' refills.
+TokenClock::time_point ChannelThrottle::refill_at() const {
+  TokenClock::time_point at{};
+  if (own_) at = own_->when_available(threshold(own_->rate(), kWakeGrant));
+  if (shared_) at = std::max(at, shared_->when_available(threshold(shared_->rate(), kWakeGrant)));
+  return at;
+}
+
+void ChannelThrottle::note_waited() {
+  const auto waited = TokenClock::now() - waiting_since_;
+  stats_.add(Counter::bandwidth_wait_microseconds_total,
+             static_cast<std::uint64_t>(
+                 std::chrono::duration_cast<std::chrono::microseconds>(waited).count()));
+}
+
+}  // namespace spliceproxy
