@@ -72,10 +72,11 @@ HealthCheck parse_health_check(const YamlNode& node) {
 }  // namespace
 
 Server parse_server(const YamlNode& node) {
-  node.expect_map({"address", "weight", "max_connections"});
+  node.expect_map({"address", "srv", "resolve", "weight", "max_connections"});
   Server server;
   const auto parse = [](std::string_view text) { return parse_address(text, PortZero::refused); };
-  server.address = node.at("address").parse(parse);
+  if (!node.find("srv")) server.address = node.at("address").parse(parse);
+  parse_server_discovery(node, server);
   if (auto weight = node.find("weight")) {
     server.weight = static_cast<unsigned>(parse_count(*weight, 1, kMaxWeight));
   }
@@ -97,6 +98,8 @@ void parse_backend_pool_keys(const YamlNode& node, Backend& backend) {
   }
   if (auto ejection = node.find("ejection")) backend.ejection = parse_ejection(*ejection);
   if (auto check = node.find("health_check")) backend.health_check = parse_health_check(*check);
+  if (auto max = node.find("max_queued"))
+    backend.max_queued = parse_count(*max, 0, kMaxConnections);
   if (auto mode = node.find("proxy_protocol")) {
     static constexpr ProxyProtocol kSent[] = {ProxyProtocol::off, ProxyProtocol::v1,
                                               ProxyProtocol::v2};

@@ -49,6 +49,13 @@ struct Timeouts {
   Duration proxy_header = std::chrono::seconds(5);
   // With tls_routes: the whole ClientHello must arrive within this, once the client is admitted.
   Duration client_hello = std::chrono::seconds(5);
+  // Every server at its max_connections: how long a client may wait in the backend's queue
+  // (backends[].max_queued) for a slot before it is closed (close reason queue_timeout).
+  Duration queue = std::chrono::seconds(5);
+  // A session open this long (plus a random share of max_lifetime_jitter) is closed, so that
+  // long-lived clients reconnect and spread over a changed pool; 0 = no cap.
+  Duration max_lifetime = Duration{0};
+  Duration max_lifetime_jitter = Duration{0};
 
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
@@ -152,12 +159,38 @@ struct Listener {
   friend bool operator==(const Listener&, const Listener&) = default;
 };
 
+// How a server entry becomes servers (proxy/upstream/discovery.hpp): `none`, one server at its
+// address (a hostname resolved once, at start); `dns` (`resolve: true`), one server per A and
+// AAAA address of the hostname, followed as it changes; `srv` (`srv: _svc._tcp.name`), one
+// server per SRV record of the lowest priority, with its target, port and weight.
+enum class ServerDiscovery { none, dns, srv };
+
 struct Server {
-  Address address;
+  Address address;                  // srv: `host` holds the SRV name and `port` is 0
   unsigned weight = 1;              // 1..256, share of round_robin picks
   std::size_t max_connections = 0;  // live sessions on this server; 0 = unlimited
+  ServerDiscovery discovery = ServerDiscovery::none;
+
+  // The entry as the config names it: "app:80", or the SRV name.
+  std::string origin() const {
+    return discovery == ServerDiscovery::srv ? address.host : address.to_string();
+  }
 
   friend bool operator==(const Server&, const Server&) = default;
+};
+
+// DNS discovery of a backend's `resolve: true` and `srv` entries: re-resolved after the
+// answer's TTL, kept within [min_interval, max_interval]; a failed lookup (timeout, SERVFAIL,
+// refused) keeps the last good set for `hold`, and so does NXDOMAIN or an empty answer before
+// it empties the set. `nameservers` empty: those of /etc/resolv.conf.
+struct Resolve {
+  Duration min_interval = std::chrono::seconds(1);
+  Duration max_interval = std::chrono::seconds(30);
+  Duration hold = std::chrono::seconds(30);
+  Duration timeout = std::chrono::seconds(2);  // one lookup, retries included
+  std::vector<Address> nameservers = {};       // IP literals with ports
+
+  friend bool operator==(const Resolve&, const Resolve&) = default;
 };
 
 enum class BalancePolicy { round_robin, least_connections, random, source_hash };
@@ -194,6 +227,13 @@ struct Backend {
   HealthCheck health_check = {};
   // Header written to each server before the client's bytes (never any).
   ProxyProtocol proxy_protocol = ProxyProtocol::off;
+  Resolve resolve = {};  // the top-level `resolve`, overridden key by key
+  // Clients that may wait for a slot when every server is at its max_connections; 0 = none
+  // wait (closed at once, as no_server).
+  std::size_t max_queued = 0;
+
+  // Whether some server entry is discovered by DNS.
+  bool discovers() const;
 
   friend bool operator==(const Backend&, const Backend&) = default;
 };
@@ -216,9 +256,12 @@ struct LogSettings {
 
 // The admin HTTP endpoint (/metrics, /healthz, /readyz, /config): off unless the config has an
 // `admin` section; `listen` is a TCP address, loopback unless the user says otherwise.
+// `token_file`: a file holding the bearer token the runtime API (POST /servers/...) requires;
+// without one, that API answers only on a loopback address.
 struct AdminSettings {
   bool enabled = false;
   Address listen{"127.0.0.1", 9901};
+  std::string token_file = {};
 
   friend bool operator==(const AdminSettings&, const AdminSettings&) = default;
 };
@@ -248,6 +291,7 @@ struct Config {
   LogSettings log;
   AdminSettings admin;
   SpliceSettings splice;
+  Resolve resolve;                  // defaults of backends[].resolve
   std::vector<Listener> listeners;  // never empty
   std::vector<Backend> backends;
   std::vector<Mirror> mirrors;
@@ -298,5 +342,6 @@ std::string_view to_string(MirrorType type);
 std::string_view to_string(MirrorDirection direction);
 std::string_view to_string(ProxyProtocol mode);
 std::string_view to_string(OverLimit over_limit);
+std::string_view to_string(ServerDiscovery discovery);
 
 }  // namespace spliceproxy::config

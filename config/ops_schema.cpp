@@ -22,7 +22,7 @@ LogSettings parse_log(const YamlNode& node) {
 }
 
 AdminSettings parse_admin(const YamlNode& node) {
-  node.expect_map({"listen"});
+  node.expect_map({"listen", "token_file"});
   AdminSettings admin;
   admin.enabled = true;
   if (auto listen = node.find("listen")) {
@@ -33,6 +33,10 @@ AdminSettings parse_admin(const YamlNode& node) {
         return Parsed<Address>::error("host:port (the admin endpoint is TCP only)");
       return parsed;
     });
+  }
+  if (auto token = node.find("token_file")) {
+    admin.token_file = token->text();
+    if (admin.token_file.empty()) token->fail_expected("the path of a file holding the token");
   }
   return admin;
 }

@@ -89,7 +89,8 @@ SpliceSettings parse_splice(const YamlNode& node) {
 }
 
 Timeouts parse_timeouts(const YamlNode& node) {
-  node.expect_map({"connect", "idle", "half_closed", "proxy_header", "client_hello"});
+  node.expect_map({"connect", "idle", "half_closed", "proxy_header", "client_hello", "queue",
+                   "max_lifetime", "max_lifetime_jitter"});
   Timeouts timeouts;
   if (auto connect = node.find("connect")) {
     timeouts.connect = parse_duration_in(*connect, kMinDuration, kMaxConnectTimeout);
@@ -104,23 +105,30 @@ Timeouts parse_timeouts(const YamlNode& node) {
   if (auto hello = node.find("client_hello")) {
     timeouts.client_hello = parse_duration_in(*hello, kMinDuration, kMaxConnectTimeout);
   }
+  if (auto queue = node.find("queue")) timeouts.queue = parse_duration_in(*queue, kMinDuration, {});
+  if (auto max = node.find("max_lifetime"))
+    timeouts.max_lifetime = parse_duration_in(*max, Duration{0}, {});
+  if (auto jitter = node.find("max_lifetime_jitter"))
+    timeouts.max_lifetime_jitter = parse_duration_in(*jitter, Duration{0}, {});
   return timeouts;
 }
 
 // One item of `backends`; its name must not be in `names` yet and is added to it.
-Backend parse_backend(const YamlNode& node, FirstSeen& names) {
+Backend parse_backend(const YamlNode& node, FirstSeen& names, const Resolve& resolve) {
   node.expect_map({"name", "servers", "balance", "max_connect_attempts", "ejection", "health_check",
-                   "proxy_protocol"});
+                   "proxy_protocol", "resolve", "max_queued"});
   Backend backend;
   backend.name = parse_unique_name(node.at("name"), "backend", names);
+  backend.resolve = resolve;
+  if (auto own = node.find("resolve")) backend.resolve = parse_resolve(*own, resolve);
   // A server is known by its address (metrics labels, logs): one entry per address, with a
   // weight for a bigger share.
   FirstSeen addresses;
   for (const YamlNode& item : node.at("servers").items("server")) {
     backend.servers.push_back(parse_server(item));
-    const YamlNode address = item.at("address");
+    const YamlNode address = item.find("srv") ? item.at("srv") : item.at("address");
     const auto [first, inserted] =
-        addresses.emplace(backend.servers.back().address.to_string(), address.line());
+        addresses.emplace(backend.servers.back().origin(), address.line());
     if (!inserted) {
       address.fail(
           fmt::format("duplicate server address {} in this backend, first at line {} "
@@ -185,11 +193,11 @@ std::vector<Listener> parse_listeners(const YamlNode& node, std::vector<YamlNode
 }
 
 // The `backends` list.
-std::vector<Backend> parse_backends(const YamlNode& node) {
+std::vector<Backend> parse_backends(const YamlNode& node, const Resolve& resolve) {
   std::vector<Backend> backends;
   FirstSeen names;
   for (const YamlNode& item : node.items("backend"))
-    backends.push_back(parse_backend(item, names));
+    backends.push_back(parse_backend(item, names, resolve));
   return backends;
 }
 
@@ -207,8 +215,8 @@ Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
 }
 
 Config parse_config(const YamlNode& root) {
-  root.expect_map(
-      {"workers", "drain_timeout", "log", "admin", "splice", "listeners", "backends", "mirrors"});
+  root.expect_map({"workers", "drain_timeout", "log", "admin", "splice", "resolve", "listeners",
+                   "backends", "mirrors"});
   Config config;
   if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
   if (auto drain = root.find("drain_timeout"))
@@ -216,11 +224,13 @@ Config parse_config(const YamlNode& root) {
   if (auto log = root.find("log")) config.log = parse_log(*log);
   if (auto admin = root.find("admin")) config.admin = parse_admin(*admin);
   if (auto splice = root.find("splice")) config.splice = parse_splice(*splice);
+  if (auto resolve = root.find("resolve")) config.resolve = parse_resolve(*resolve, Resolve{});
   std::vector<YamlNode> backend_refs;  // listeners[i].backend
   if (auto listeners = root.find("listeners")) {
     config.listeners = parse_listeners(*listeners, backend_refs);
   }
-  if (auto backends = root.find("backends")) config.backends = parse_backends(*backends);
+  if (auto backends = root.find("backends"))
+    config.backends = parse_backends(*backends, config.resolve);
   if (auto mirrors = root.find("mirrors")) config.mirrors = parse_mirrors(*mirrors);
   // Missing sections after the present ones' contents: a typo inside a listener is a
   // better first message than "missing backends" when both are wrong.

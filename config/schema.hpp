@@ -19,8 +19,8 @@ inline constexpr unsigned kMaxWorkers = 256;
 
 // Validates `root` (the document's top-level map) against the schema and returns the
 // Config with every default filled in; `source` is left empty. Throws ConfigError at
-// the first problem found: sections in the order workers, log, admin, splice, listeners, backends,
-// mirrors (unknown keys of a map before its values), then missing sections, then the
+// the first problem found: sections in the order workers, log, admin, splice, resolve, listeners,
+// backends, mirrors (unknown keys of a map before its values), then missing sections, then the
 // listeners' references to backends, then their references to mirrors.
 Config parse_config(const YamlNode& root);
 
@@ -44,6 +44,12 @@ Enum parse_enum(const YamlNode& node, const Enum (&values)[N]) {
 LogSettings parse_log(const YamlNode& node);
 // The `admin` map; its presence enables the endpoint.
 AdminSettings parse_admin(const YamlNode& node);
+
+// discovery_schema.cpp: DNS discovery.
+// A `resolve` map; absent keys keep `base`'s values.
+Resolve parse_resolve(const YamlNode& node, const Resolve& base);
+// The `srv` and `resolve` keys of a server entry (its address parsed already, unless srv).
+void parse_server_discovery(const YamlNode& node, Server& server);
 
 // backend_schema.cpp: the keys of pools, health and limits.
 // One item of `backends[].servers`.

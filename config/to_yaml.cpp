@@ -67,6 +67,7 @@ void append_backend_pool(std::string& out, const Backend& backend) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "    balance: {}\n", to_string(backend.balance));
   fmt::format_to(it, "    max_connect_attempts: {}\n", backend.max_connect_attempts);
+  fmt::format_to(it, "    max_queued: {}\n", backend.max_queued);
   fmt::format_to(it, "    proxy_protocol: {}\n", to_string(backend.proxy_protocol));
   const Ejection& e = backend.ejection;
   fmt::format_to(it,
@@ -92,21 +93,47 @@ void append_listener(std::string& out, const Listener& listener) {
   fmt::format_to(it, "      half_closed: {}\n", format_duration(listener.timeouts.half_closed));
   fmt::format_to(it, "      proxy_header: {}\n", format_duration(listener.timeouts.proxy_header));
   fmt::format_to(it, "      client_hello: {}\n", format_duration(listener.timeouts.client_hello));
+  fmt::format_to(it, "      queue: {}\n", format_duration(listener.timeouts.queue));
+  fmt::format_to(it, "      max_lifetime: {}\n", format_duration(listener.timeouts.max_lifetime));
+  fmt::format_to(it, "      max_lifetime_jitter: {}\n",
+                 format_duration(listener.timeouts.max_lifetime_jitter));
   append_listener_limits(out, listener);
   out += tls_routes_yaml(listener);
   out += mirror_refs_yaml(listener.mirrors);
 }
 
-void append_backend(std::string& out, const Backend& backend) {
+void append_resolve(std::string& out, const Resolve& r, std::string_view indent);
+
+void append_backend(std::string& out, const Backend& backend, const Resolve& global) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "  - name: {}\n", scalar(backend.name));
   fmt::format_to(it, "    servers:\n");
   for (const Server& server : backend.servers) {
-    fmt::format_to(it, "      - address: {}\n", scalar(server.address.to_string()));
+    if (server.discovery == ServerDiscovery::srv) {
+      fmt::format_to(it, "      - srv: {}\n", scalar(server.address.host));
+    } else {
+      fmt::format_to(it, "      - address: {}\n", scalar(server.address.to_string()));
+      if (server.discovery == ServerDiscovery::dns) fmt::format_to(it, "        resolve: true\n");
+    }
     fmt::format_to(it, "        weight: {}\n", server.weight);
     fmt::format_to(it, "        max_connections: {}\n", server.max_connections);
   }
   append_backend_pool(out, backend);
+  if (!(backend.resolve == global)) append_resolve(out, backend.resolve, "    ");
+}
+
+// A `resolve` map at `indent`.
+void append_resolve(std::string& out, const Resolve& r, std::string_view indent) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{}resolve:\n", indent);
+  fmt::format_to(it, "{}  min_interval: {}\n{}  max_interval: {}\n", indent,
+                 format_duration(r.min_interval), indent, format_duration(r.max_interval));
+  fmt::format_to(it, "{}  hold: {}\n{}  timeout: {}\n", indent, format_duration(r.hold), indent,
+                 format_duration(r.timeout));
+  if (r.nameservers.empty()) return;  // /etc/resolv.conf's
+  fmt::format_to(it, "{}  nameservers:\n", indent);
+  for (const Address& server : r.nameservers)
+    fmt::format_to(it, "{}    - {}\n", indent, scalar(server.to_string()));
 }
 
 }  // namespace
@@ -118,16 +145,20 @@ std::string to_yaml(const Config& config) {
   fmt::format_to(it, "drain_timeout: {}\n", format_duration(config.drain_timeout));
   fmt::format_to(it, "log:\n  level: {}\n  access: {}\n", to_string(config.log.level),
                  scalar(config.log.access));
-  if (config.admin.enabled)
+  if (config.admin.enabled) {
     fmt::format_to(it, "admin:\n  listen: {}\n", scalar(config.admin.listen.to_string()));
+    if (!config.admin.token_file.empty())
+      fmt::format_to(it, "  token_file: {}\n", scalar(config.admin.token_file));
+  }
   fmt::format_to(it, "splice:\n  mode: {}\n  pipe_size: {}\n", to_string(config.splice.mode),
                  format_size(config.splice.pipe_size));
+  append_resolve(out, config.resolve, "");
   out += "listeners:\n";
   for (const Listener& listener : config.listeners)
     append_listener(out, listener);
   out += "backends:\n";
   for (const Backend& backend : config.backends)
-    append_backend(out, backend);
+    append_backend(out, backend, config.resolve);
   return out + mirrors_yaml(config.mirrors);
 }
 

@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/server.hpp"
+#include "proxy/upstream/discovery.hpp"
 
 namespace {
 
@@ -107,6 +108,13 @@ int main(int argc, char** argv) {
   if (options.check) {
     const std::string text = config::to_yaml(*config);
     std::fwrite(text.data(), 1, text.size(), stdout);
+    // What each DNS name expands to now, as YAML comments (the output still loads).
+    try {
+      for (const std::string& line : describe_discovery(*config))
+        std::printf("# %s\n", line.c_str());
+    } catch (const std::exception& error) {
+      std::printf("# DNS discovery: %s\n", error.what());
+    }
     return 0;
   }
   log::set_level(options.log_level.value_or(config->log.level));

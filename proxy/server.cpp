@@ -27,9 +27,13 @@ Server::Server(config::ConfigPtr config, ServerOptions options)
     : options_(std::move(options)), mirrors_(*config, config->workers), config_(std::move(config)) {
   for (unsigned i = 0; i < config_->workers; ++i)
     workers_.push_back(std::make_unique<Worker>(i, config_->workers, config_->splice, &mirrors_));
+  discovery_ = std::make_unique<Discovery>([this](const std::shared_ptr<UpstreamPool>& pool) {
+    boost::asio::post(io_, [this, pool] { on_servers_changed(pool); });
+  });
 }
 
 Server::~Server() {
+  discovery_->stop();
   for (auto& [name, checker] : checkers_)
     checker->stop();
 }
@@ -71,15 +75,35 @@ Server::PoolMap Server::build_pools(const config::Config& next) const {
       pools[backend.name] = old->second;
       continue;
     }
-    std::vector<net::Endpoint> endpoints;
-    for (const auto& server : backend.servers)
-      endpoints.push_back(net::to_endpoint(server.address));
-    pools[backend.name] = std::make_shared<UpstreamPool>(backend, std::move(endpoints));
-    log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name,
-              backend.servers.size(), config::to_string(backend.balance),
-              backend.max_connect_attempts);
+    pools[backend.name] = make_pool(backend);
   }
   return pools;
+}
+
+std::shared_ptr<UpstreamPool> Server::make_pool(const config::Backend& backend) const {
+  auto pool = std::make_shared<UpstreamPool>(backend);
+  for (std::size_t i = 0; i < backend.servers.size(); ++i) {
+    const config::Server& server = backend.servers[i];
+    if (server.discovery == config::ServerDiscovery::none)
+      pool->set_entry_servers(i, {DiscoveredServer{net::to_endpoint(server.address), 0}});
+  }
+  discovery_->add(pool);  // the first lookups, logged with what each name expanded to
+  log::info("backend {}: {} servers, balance {}, {} connect attempts", backend.name, pool->size(),
+            config::to_string(backend.balance), backend.max_connect_attempts);
+  return pool;
+}
+
+void Server::on_servers_changed(const std::shared_ptr<UpstreamPool>& pool) {
+  const auto checker = checkers_.find(pool->backend().name);
+  const auto current = pools_.find(pool->backend().name);
+  if (checker != checkers_.end() && current != pools_.end() && current->second == pool)
+    checker->second->sync();
+}
+
+std::shared_ptr<UpstreamPool> Server::pool(const std::string& name) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = pools_.find(name);
+  return it == pools_.end() ? nullptr : it->second;
 }
 
 // Health checkers for the pools in pools_ that are not in `previous` (new or rebuilt ones);
@@ -150,10 +174,12 @@ std::size_t Server::log_pipe_limits() const {
 void Server::run() {
   wait_for_signal();
   start_checkers({});
+  discovery_->start();
   start_operations();
   for (auto& worker : workers_)
     worker->start([this] { boost::asio::post(io_, [this] { on_worker_stopped(); }); });
   io_.run();
+  discovery_->stop();
   for (auto& worker : workers_)
     worker->join();
   stop_operations();  // /readyz answered 503 (draining) until here
@@ -210,6 +236,7 @@ void Server::on_signal(int signal) {
 
 Stats Server::stats() const {
   Stats sum = control_stats_;
+  sum += discovery_->stats();
   for (const auto& worker : workers_)
     sum += worker->stats();
   return sum;

@@ -32,7 +32,9 @@
 #include "proxy/frontend/listen_socket.hpp"
 #include "proxy/mirror/mirror_set.hpp"
 #include "proxy/ops/admin_server.hpp"
+#include "proxy/ops/runtime_api.hpp"
 #include "proxy/server_status.hpp"
+#include "proxy/upstream/discovery.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/upstream/upstream_pool.hpp"
 #include "proxy/worker.hpp"
@@ -89,6 +91,10 @@ class Server {
   std::vector<PoolStatus> pools() const;
   // Any thread. The figures of /metrics (server_status.cpp).
   MetricsSnapshot metrics_snapshot() const;
+  // Any thread. The pool of backend `name`, null when there is none.
+  std::shared_ptr<UpstreamPool> pool(const std::string& name) const;
+  // Any thread. What each discovered name expands to.
+  std::vector<DiscoveryStatus> discovery() const { return discovery_->status(); }
 
  private:
   // One configured listener as the control thread keeps it.
@@ -106,9 +112,13 @@ class Server {
   static void block_late_signals();
   void on_signal(int signal);
   // Pools for `next`: a backend whose config did not change keeps its pool (and its health
-  // and ejection state); others get a new one, their servers resolved. Throws on a name that
-  // does not resolve.
+  // and ejection state); others get a new one, their servers resolved (discovered names
+  // looked up once now and followed from then on). Throws on a static name that does not
+  // resolve.
   PoolMap build_pools(const config::Config& next) const;
+  std::shared_ptr<UpstreamPool> make_pool(const config::Backend& backend) const;
+  // Control thread, after discovery changed `pool`'s servers: health checks follow.
+  void on_servers_changed(const std::shared_ptr<UpstreamPool>& pool);
   void start_checkers(const PoolMap& previous);
   std::shared_ptr<const ListenerRoute> route_for(const config::ConfigPtr& config,
                                                  const config::Listener& listener) const;
@@ -123,6 +133,7 @@ class Server {
   void apply(Staged staged);
   std::vector<std::string> close_dropped(const Staged& staged);
   PoolMap commit(Staged& staged, const std::vector<std::string>& removed);
+  void forget_unused_pools();
 
   // server_drain.cpp
   void begin_drain(int signal);
@@ -135,6 +146,9 @@ class Server {
   void open_operations();   // in open(): opens the access log, binds the admin endpoint
   void start_operations();  // in run(), before serving
   void stop_operations();   // in run(), after the workers: the last lines are written
+  // The runtime API (admin thread): GET /servers, POST /servers.
+  std::vector<BackendView> backend_views() const;
+  std::pair<unsigned, std::string> change_server(const std::string& body);
 
   ServerOptions options_;
   MirrorSet mirrors_;
@@ -155,6 +169,8 @@ class Server {
   ReloadCounts reloads_;
 
   std::map<std::string, std::unique_ptr<HealthChecker>> checkers_;  // by backend name
+  // DNS discovery's thread; stopped before the control loop's io_context goes.
+  std::unique_ptr<Discovery> discovery_;
   std::atomic<bool> draining_{false};
   // Drain bookkeeping, control thread only.
   unsigned workers_closed_ = 0;

@@ -59,6 +59,7 @@ void Server::reload() {
       const std::lock_guard lock(mutex_);
       ++reloads_.failed;
     }
+    forget_unused_pools();  // the failed attempt's new pools
     control_stats_.add(Counter::config_reloads_failed_total);
     log::error("reload failed, generation {} keeps serving: {}", generation, error.what());
   }
@@ -166,9 +167,18 @@ void Server::apply(Staged staged) {
       boost::asio::post(worker->io(), [w = worker.get(), route] { w->set_route(route); });
   }
   start_checkers(previous);
+  forget_unused_pools();
   log::info("config reloaded, generation {}: listeners added [{}], removed [{}], kept [{}]",
             reloads().generation, fmt::join(added, ", "), fmt::join(removed, ", "),
             fmt::join(kept_names, ", "));
+}
+
+// Discovery stops following the pools no longer in use.
+void Server::forget_unused_pools() {
+  std::vector<std::shared_ptr<UpstreamPool>> used;
+  for (const auto& [name, pool] : pools_)
+    used.push_back(pool);
+  discovery_->keep_only(used);
 }
 
 }  // namespace spliceproxy

@@ -65,16 +65,17 @@ void Session::start(SessionRoute route) {
   if (worker_.mirrors() && !listener_.mirrors.empty())
     mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
+  lifetime_deadline_ = lifetime_deadline();
   connect_next();
 }
 
 void Session::on_connect(const boost::system::error_code& ec) {
   if (stopped_) return;
   if (ec) return on_attempt_failed(ec.value(), CloseReason::connect_failed);
-  route_.pool->connected(*server_);
+  route_.pool->connected(server_);
   connected_ = true;
   connected_at_ = Clock::now();
-  prepare(backend_, route_.pool->endpoint(*server_).protocol().family() != AF_UNIX);
+  prepare(backend_, server_->endpoint.protocol().family() != AF_UNIX);
   // A backend that wants the PROXY protocol gets its header first; the channels start after.
   if (route_.pool->backend().proxy_protocol != config::ProxyProtocol::off)
     return send_proxy_header();
@@ -157,11 +158,13 @@ void Session::arm_timer(Clock::time_point deadline) {
 // idle (or half-closed) timeout, so progress itself never touches the timer.
 void Session::on_timer(const boost::system::error_code& ec) {
   if (ec || stopped_) return;
+  if (queued_) return on_queue_timeout();
   if (std::exchange(waiting_for_descriptor_, false)) return connect_next();
   if (!connected_) return on_attempt_failed(ETIMEDOUT, CloseReason::connect_timeout);
   if (!to_backend_) return stop(CloseReason::connect_timeout);  // the PROXY header never went
   const Clock::time_point deadline = idle_deadline();
   if (Clock::now() >= deadline) {
+    if (deadline >= lifetime_deadline_) return stop(CloseReason::max_lifetime);
     return stop(half_closed() ? CloseReason::half_closed_timeout : CloseReason::idle_timeout);
   }
   arm_timer(deadline);
@@ -198,6 +201,7 @@ void Session::stop(CloseReason reason) {
   if (to_client_) to_client_->stop();
   forget_watches();  // before the sockets close and their descriptors can be reused
   timer_.cancel();
+  if (std::exchange(queued_, false)) route_.pool->cancel_wait(id_);  // else a slot comes back
   release_server();
   route_.ticket.release();
   const bool reset = reason != CloseReason::completed;

@@ -9,6 +9,9 @@
 //     │    └ refused / timeout,   └─ a channel failed / idle or half-closed timeout ─▶ closed
 //     │      attempts left: next server (session_connect.cpp)
 //     └─ refused / timeout, no attempt left ─▶ closed
+//   queued (every server full, session_queue.cpp) ──slot──▶ connecting
+//     └─ timeouts.queue ─▶ closed (queue_timeout)
+//   forwarding ── timeouts.max_lifetime (+ jitter) ─▶ closed (max_lifetime)
 //
 // With backends[].proxy_protocol, "connected" first writes the PROXY header
 // (session_proxy_protocol.cpp); one not out by the attempt's connect deadline closes the session.
@@ -37,11 +40,11 @@
 #include "proxy/frontend/admission.hpp"
 #include "proxy/mirror/mirror_tap.hpp"
 #include "proxy/ops/session_record.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 
 namespace spliceproxy {
 
 class Worker;
-class UpstreamPool;
 
 // How a listener with tls_routes routed a session: the hello's server name (nullopt when it had
 // none, or was no TLS) and the rule's name ("default", "not_tls").
@@ -85,6 +88,14 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
 
  private:
   void connect_next();
+  void connect_to(ServerRef server);
+  // session_queue.cpp
+  FirstPick pick_first();
+  void wait_in_queue();
+  void on_queue_slot(ServerRef server);
+  void leave_queue();
+  void on_queue_timeout();
+  Clock::time_point lifetime_deadline() const;
   void on_connect(const boost::system::error_code& ec);
   void on_attempt_failed(int error, CloseReason reason);
   void wait_for_descriptor();
@@ -117,8 +128,10 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::uint64_t id_;
   std::string backend_name_;
   SessionRoute route_;
-  std::vector<std::size_t> tried_;          // servers of route_.pool tried, in order
-  std::optional<std::size_t> server_;       // the server counted as in use by this session
+  std::vector<ServerRef> tried_;  // servers of route_.pool tried, in order
+  ServerRef server_;              // the server counted as in use by this session
+  bool queued_ = false;           // waiting in the backend's queue (the timer runs its timeout)
+  Clock::time_point queued_at_{};
   bool waiting_for_descriptor_ = false;     // the timer runs a descriptor pause, not a deadline
   unsigned attempt_ = 0;                    // numbers connect attempts, to ignore stale completions
   std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
@@ -130,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();
   Clock::time_point connected_at_{};
+  Clock::time_point lifetime_deadline_ = Clock::time_point::max();
   bool connected_ = false;
   bool stopped_ = false;
   int error_ = 0;                        // errno of the failure that ended the session, for the log

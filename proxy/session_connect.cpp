@@ -3,6 +3,8 @@
 // Only connecting is retried: no byte has been forwarded before a connect succeeds.
 #include <cstring>
 
+#include <boost/asio/post.hpp>
+
 #include "proxy/base/log.hpp"
 #include "proxy/session.hpp"
 #include "proxy/upstream/upstream_pool.hpp"
@@ -11,20 +13,36 @@
 namespace spliceproxy {
 
 // Starts the next attempt, on a server this session has not tried yet, or closes the session
-// when the attempts are used up or no server is left.
+// when the attempts are used up or no server is left. The first attempt may wait in the
+// backend's queue (session_queue.cpp).
 void Session::connect_next() {
   const unsigned max_attempts = route_.pool->backend().max_connect_attempts;
-  const auto server = tried_.size() < max_attempts ? route_.pool->pick(route_.source_key, tried_)
-                                                   : std::optional<std::size_t>{};
+  ServerRef server;
+  if (tried_.empty()) {
+    if (route_.pool->size() == 0) {  // discovery left the backend empty: logged once there
+      worker_.stats().add(Counter::backend_empty_rejects_total);
+      return stop(CloseReason::no_server);
+    }
+    FirstPick first = pick_first();
+    if (first.queued) return wait_in_queue();
+    if (first.queue_full) worker_.stats().add(Counter::queue_full_rejects_total);
+    server = std::move(first.server);
+  } else if (tried_.size() < max_attempts) {
+    server = route_.pool->pick(route_.source_key, tried_);
+  }
   if (!server) {
     worker_.stats().add(Counter::no_server_total);
     if (tried_.empty()) error_ = EHOSTUNREACH;  // every server at its max_connections
     return stop(error_ == ETIMEDOUT ? CloseReason::connect_timeout : CloseReason::connect_failed);
   }
+  connect_to(std::move(server));
+}
+
+void Session::connect_to(ServerRef server) {
   if (!tried_.empty()) worker_.stats().add(Counter::connect_retries_total);
-  tried_.push_back(*server);
-  server_ = server;
-  const net::Endpoint& endpoint = route_.pool->endpoint(*server);
+  tried_.push_back(server);
+  server_ = std::move(server);
+  const net::Endpoint& endpoint = server_->endpoint;
   backend_name_ = net::to_string(endpoint);
   worker_.stats().add(Counter::connect_attempts_total);
   ++attempt_;
@@ -43,7 +61,7 @@ void Session::on_attempt_failed(int error, CloseReason reason) {
   ++attempt_;
   if (error == EMFILE || error == ENFILE) return wait_for_descriptor();
   worker_.stats().add(Counter::connect_failures_total);
-  if (route_.pool->failed(*server_)) worker_.stats().add(Counter::servers_ejected_total);
+  if (route_.pool->failed(server_)) worker_.stats().add(Counter::servers_ejected_total);
   release_server();
   boost::system::error_code ignored;
   backend_.close(ignored);
@@ -69,7 +87,7 @@ void Session::wait_for_descriptor() {
 }
 
 void Session::release_server() {
-  if (server_) route_.pool->release(*server_);
+  if (server_) route_.pool->release(server_);
   server_.reset();
 }
 
@@ -82,7 +100,9 @@ Clock::time_point Session::idle_deadline() const {
   const Clock::time_point last =
       std::max({connected_at_, to_backend_->last_progress(), to_client_->last_progress()});
   const auto& timeouts = listener_.timeouts;
-  return last + (half_closed() ? std::min(timeouts.idle, timeouts.half_closed) : timeouts.idle);
+  const auto idle =
+      last + (half_closed() ? std::min(timeouts.idle, timeouts.half_closed) : timeouts.idle);
+  return std::min(idle, lifetime_deadline_);
 }
 
 }  // namespace spliceproxy

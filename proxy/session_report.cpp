@@ -38,7 +38,7 @@ SessionRecord Session::record(CloseReason reason) const {
   r.client = net::to_string(client_address());  // the PROXY header's, if any
   if (connected_ && server_) {
     r.server = backend_name_;
-    r.server_name = route_.pool->backend().servers[*server_].address.to_string();
+    r.server_name = server_->name;
   }
   r.listener = listener_.name;
   r.backend = route_.pool ? route_.pool->backend().name : listener_.backend;

@@ -8,7 +8,10 @@
 # Shared by tools/run.sh, tools/test.sh and both stages of the Dockerfile.
 set -euo pipefail
 
-packages=(ca-certificates cmake ninja-build g++ libboost-dev libyaml-cpp-dev libfmt-dev libpcap-dev)
+# libc-ares-dev: DNS service discovery; nlohmann-json3-dev: the admin API's request bodies;
+# libpcap-dev: the capture reader and replay (tools/capture).
+packages=(ca-certificates cmake ninja-build g++ pkg-config libboost-dev libyaml-cpp-dev libfmt-dev
+  libc-ares-dev nlohmann-json3-dev libpcap-dev)
 case "${1:-}" in
   "") ;;
   --test)
@@ -17,11 +20,13 @@ case "${1:-}" in
     # jq: a real HTTP client and JSON parser for the admin endpoint and access log tests.
     # haproxy: the independent PROXY protocol sender and receiver in the integration tests.
     # redis-server and redis-tools: a real protocol (redis-benchmark) captured and replayed.
+    # dnsmasq-base: the DNS server the discovery tests start and rewrite (the binary only: no
+    # system service is installed or started).
     packages+=(googletest libgtest-dev libssl-dev tshark prometheus curl jq haproxy redis-server
-      redis-tools)
+      redis-tools dnsmasq-base)
     ;;
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;  # tools/fuzz.sh: libFuzzer
-  --runtime) packages=(libyaml-cpp0.7 libfmt9 curl) ;;
+  --runtime) packages=(libyaml-cpp0.7 libfmt9 libc-ares2 curl) ;;
   *) echo "deps.sh: unknown option '$1' (--test, --fuzz, --runtime)" >&2; exit 2 ;;
 esac
 

@@ -17,48 +17,59 @@
 namespace spliceproxy {
 
 // X(name, help)
-#define SPLICEPROXY_COUNTERS(X)                                                         \
-  X(sessions_accepted_total, "Client connections accepted")                             \
-  X(connect_attempts_total, "Connections attempted to backend servers")                 \
-  X(connect_failures_total, "Backend connections refused, failed or timed out")         \
-  X(bytes_client_to_backend_total, "Payload bytes forwarded from clients to backends")  \
-  X(bytes_backend_to_client_total, "Payload bytes forwarded from backends to clients")  \
-  X(bytes_spliced_total, "Payload bytes moved through pipes with splice(2)")            \
-  X(bytes_copied_total, "Payload bytes moved through a user-space buffer")              \
-  X(splice_fallbacks_total, "Channels that fell back from splice to copying")           \
-  X(pipes_created_total, "Pipes created for the pipe pool")                             \
-  X(accept_errors_total, "Failed accept(2) calls")                                      \
-  /* backend pools and listener limits */                                               \
-  X(connect_retries_total, "Connect attempts retried on another server")                \
-  X(servers_ejected_total, "Servers ejected after connect failures in a row")           \
-  X(health_check_transitions_total, "Servers marked up or down by health checks")       \
-  X(no_server_total, "Sessions closed because no server could be connected")            \
-  X(acl_denied_total, "Clients closed by a listener's allow/deny lists")                \
-  X(source_limit_rejects_total, "Clients closed at max_connections_per_source")         \
-  X(listener_pauses_total, "Times a listener stopped accepting at max_connections")     \
-  /* rate and bandwidth limits */                                                       \
-  X(connection_rate_rejects_total, "Clients closed over a max_connection_rate")         \
-  X(connection_rate_waits_total,                                                        \
-    "Times a listener left clients in the backlog for a "                               \
-    "max_connection_rate token")                                                        \
-  X(bandwidth_waits_total, "Times a capped channel waited for bandwidth tokens")        \
-  X(bandwidth_wait_microseconds_total, "Time capped channels spent waiting for tokens") \
-  /* traffic mirroring */                                                               \
-  X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")          \
-  X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")    \
-  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")         \
-  /* operations (counted on the control thread) */                                      \
-  X(config_reloads_total, "SIGHUP reloads that switched to the new config")             \
-  X(config_reloads_failed_total, "SIGHUP reloads refused; the old config kept serving") \
-  /* PROXY protocol */                                                                  \
-  X(proxy_protocol_headers_total, "PROXY protocol headers read from clients")           \
-  X(proxy_protocol_errors_total, "Clients closed for a bad or missing PROXY header")    \
-  X(proxy_protocol_timeouts_total, "Of those, clients whose header came too late")      \
-  X(proxy_protocol_sent_total, "PROXY protocol headers written to backend servers")     \
-  /* TLS routing */                                                                     \
-  X(tls_client_hellos_total, "TLS ClientHellos read from clients")                      \
-  X(tls_client_hello_errors_total, "Clients closed for a bad or missing hello")         \
-  X(tls_client_hello_timeouts_total, "Of those, clients whose hello came too late")     \
+#define SPLICEPROXY_COUNTERS(X)                                                                \
+  X(sessions_accepted_total, "Client connections accepted")                                    \
+  X(connect_attempts_total, "Connections attempted to backend servers")                        \
+  X(connect_failures_total, "Backend connections refused, failed or timed out")                \
+  X(bytes_client_to_backend_total, "Payload bytes forwarded from clients to backends")         \
+  X(bytes_backend_to_client_total, "Payload bytes forwarded from backends to clients")         \
+  X(bytes_spliced_total, "Payload bytes moved through pipes with splice(2)")                   \
+  X(bytes_copied_total, "Payload bytes moved through a user-space buffer")                     \
+  X(splice_fallbacks_total, "Channels that fell back from splice to copying")                  \
+  X(pipes_created_total, "Pipes created for the pipe pool")                                    \
+  X(accept_errors_total, "Failed accept(2) calls")                                             \
+  /* backend pools and listener limits */                                                      \
+  X(connect_retries_total, "Connect attempts retried on another server")                       \
+  X(servers_ejected_total, "Servers ejected after connect failures in a row")                  \
+  X(health_check_transitions_total, "Servers marked up or down by health checks")              \
+  X(no_server_total, "Sessions closed because no server could be connected")                   \
+  X(acl_denied_total, "Clients closed by a listener's allow/deny lists")                       \
+  X(source_limit_rejects_total, "Clients closed at max_connections_per_source")                \
+  X(listener_pauses_total, "Times a listener stopped accepting at max_connections")            \
+  /* rate and bandwidth limits */                                                              \
+  X(connection_rate_rejects_total, "Clients closed over a max_connection_rate")                \
+  X(connection_rate_waits_total,                                                               \
+    "Times a listener left clients in the backlog for a "                                      \
+    "max_connection_rate token")                                                               \
+  X(bandwidth_waits_total, "Times a capped channel waited for bandwidth tokens")               \
+  X(bandwidth_wait_microseconds_total, "Time capped channels spent waiting for tokens")        \
+  /* DNS discovery, runtime changes, the queue (counted by the discovery thread or workers) */ \
+  X(dns_lookups_ok_total, "DNS lookups of discovered servers that gave servers")               \
+  X(dns_lookups_failed_total, "DNS lookups that failed (timeout, SERVFAIL, refused)")          \
+  X(dns_lookups_no_record_total, "DNS lookups answered NXDOMAIN or with no record")            \
+  X(dns_lookups_bad_answer_total, "DNS lookups answered with a malformed or huge reply")       \
+  X(servers_added_total, "Servers that joined a pool after a DNS answer")                      \
+  X(servers_removed_total, "Servers that left a pool after a DNS answer or a hold")            \
+  X(backend_empty_rejects_total, "Clients refused because their backend had no server")        \
+  X(queue_entered_total, "Clients that waited in a backend's queue for a free server")         \
+  X(queue_full_rejects_total, "Clients refused because the backend's queue was full")          \
+  X(queue_wait_milliseconds_total, "Time clients spent waiting in backend queues")             \
+  /* traffic mirroring */                                                                      \
+  X(mirror_bytes_total, "Payload bytes handed to mirror sinks (tee or write)")                 \
+  X(mirror_dropped_bytes_total, "Mirror payload bytes dropped (a sink fell behind)")           \
+  X(mirror_gaps_total, "Runs of dropped mirror bytes, each a gap in a capture")                \
+  /* operations (counted on the control thread) */                                             \
+  X(config_reloads_total, "SIGHUP reloads that switched to the new config")                    \
+  X(config_reloads_failed_total, "SIGHUP reloads refused; the old config kept serving")        \
+  /* PROXY protocol */                                                                         \
+  X(proxy_protocol_headers_total, "PROXY protocol headers read from clients")                  \
+  X(proxy_protocol_errors_total, "Clients closed for a bad or missing PROXY header")           \
+  X(proxy_protocol_timeouts_total, "Of those, clients whose header came too late")             \
+  X(proxy_protocol_sent_total, "PROXY protocol headers written to backend servers")            \
+  /* TLS routing */                                                                            \
+  X(tls_client_hellos_total, "TLS ClientHellos read from clients")                             \
+  X(tls_client_hello_errors_total, "Clients closed for a bad or missing hello")                \
+  X(tls_client_hello_timeouts_total, "Of those, clients whose hello came too late")            \
   X(tls_not_tls_total, "Clients of a TLS-routing listener that sent no TLS")
 
 // Why a session ended. X(name)
@@ -76,7 +87,10 @@ namespace spliceproxy {
   X(client_hello_timeout)            \
   X(client_hello_error)              \
   X(not_tls)                         \
-  X(rate_limited)
+  X(rate_limited)                    \
+  X(no_server)                       \
+  X(queue_timeout)                   \
+  X(max_lifetime)
 
 enum class Counter {
 #define SPLICEPROXY_ENUM(name, help) name,

@@ -32,16 +32,60 @@ Response make_response(const http::request<http::string_body>& request, http::st
   return response;
 }
 
-Response route(const AdminHandlers& handlers, const http::request<http::string_body>& request) {
-  constexpr std::string_view kText = "text/plain; charset=utf-8";
-  if (request.method() != http::verb::get) {
-    Response response =
-        make_response(request, http::status::method_not_allowed, kText, "only GET is allowed\n");
-    response.set(http::field::allow, "GET");
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+
+// Whether `request` may change things (see AdminAuth); when not, `status` and `why` say so.
+bool authorized(const AdminAuth& auth, const http::request<http::string_body>& request,
+                http::status& status, std::string& why) {
+  if (auth.token.empty()) {
+    if (auth.loopback_only) return true;
+    status = http::status::forbidden;
+    why = "the runtime API needs admin.token_file when the admin address is not loopback";
+    return false;
+  }
+  const auto header = request[http::field::authorization];
+  const std::string expected = "Bearer " + auth.token;
+  // The same time whatever the first wrong byte (no early exit).
+  unsigned diff = header.size() != expected.size() ? 1u : 0u;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i]) ^
+            static_cast<unsigned char>(i < header.size() ? header[i] : 0);
+  if (diff == 0) return true;
+  status = http::status::unauthorized;
+  why = header.empty() ? "missing bearer token" : "wrong bearer token";
+  return false;
+}
+
+Response change(const AdminHandlers& handlers, const AdminAuth& auth,
+                const http::request<http::string_body>& request) {
+  http::status status = http::status::ok;
+  std::string why;
+  if (!authorized(auth, request, status, why)) {
+    Response response = make_response(request, status, kJson, "{\"error\": \"" + why + "\"}\n");
+    if (status == http::status::unauthorized)
+      response.set(http::field::www_authenticate, "Bearer realm=\"spliceproxy\"");
     return response;
   }
+  auto [code, body] = handlers.change_server(request.body());
+  return make_response(request, static_cast<http::status>(code), kJson, std::move(body));
+}
+
+Response route(const AdminHandlers& handlers, const AdminAuth& auth,
+               const http::request<http::string_body>& request) {
   std::string_view path(request.target().data(), request.target().size());
   path = path.substr(0, path.find('?'));
+  if (path == "/servers" && request.method() == http::verb::post)
+    return change(handlers, auth, request);
+  if (request.method() != http::verb::get) {
+    Response response = make_response(
+        request, http::status::method_not_allowed, kText,
+        path == "/servers" ? "only GET and POST are allowed\n" : "only GET is allowed\n");
+    response.set(http::field::allow, path == "/servers" ? "GET, POST" : "GET");
+    return response;
+  }
+  if (path == "/servers")
+    return make_response(request, http::status::ok, kJson, handlers.servers_json());
   if (path == "/metrics") {
     return make_response(request, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                          handlers.metrics());
@@ -60,9 +104,9 @@ Response route(const AdminHandlers& handlers, const http::request<http::string_b
 // One admin client: read a request, answer, and again while the client keeps the connection.
 class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
-  AdminConnection(tcp::socket socket, const AdminHandlers& handlers,
+  AdminConnection(tcp::socket socket, const AdminHandlers& handlers, const AdminAuth& auth,
                   std::shared_ptr<std::atomic<std::size_t>> count)
-      : stream_(std::move(socket)), handlers_(handlers), count_(std::move(count)) {}
+      : stream_(std::move(socket)), handlers_(handlers), auth_(auth), count_(std::move(count)) {}
   ~AdminConnection() { count_->fetch_sub(1); }
 
   void do_read() {
@@ -79,7 +123,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close();
     if (ec) return reply_bad_request();
-    response_ = route(handlers_, parser_->get());
+    response_ = route(handlers_, auth_, parser_->get());
     do_write();
   }
 
@@ -110,6 +154,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
   beast::tcp_stream stream_;
   const AdminHandlers& handlers_;
+  const AdminAuth& auth_;
   std::shared_ptr<std::atomic<std::size_t>> count_;
   beast::flat_buffer buffer_{AdminServer::kMaxRequestBytes};
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -118,8 +163,8 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
 }  // namespace
 
-AdminServer::AdminServer(config::Address listen, AdminHandlers handlers)
-    : listen_(std::move(listen)), handlers_(std::move(handlers)) {}
+AdminServer::AdminServer(config::Address listen, AdminHandlers handlers, AdminAuth auth)
+    : listen_(std::move(listen)), handlers_(std::move(handlers)), auth_(std::move(auth)) {}
 
 AdminServer::~AdminServer() {
   stop();
@@ -170,7 +215,8 @@ void AdminServer::do_accept() {
     if (!ec) {
       // Over the limit the client is closed at once; the proxy's own work is never touched.
       if (connections_->fetch_add(1) < kMaxConnections) {
-        std::make_shared<AdminConnection>(std::move(socket), handlers_, connections_)->do_read();
+        std::make_shared<AdminConnection>(std::move(socket), handlers_, auth_, connections_)
+            ->do_read();
       } else {
         connections_->fetch_sub(1);
       }

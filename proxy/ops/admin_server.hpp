@@ -4,7 +4,8 @@
 //
 //   accept ──▶ AdminConnection: read request (bounded, deadline) ──▶ route ──▶ write ──▶ read ...
 //
-// HTTP/1.1 with keep-alive, GET only (405 otherwise), 404 for unknown paths, requests bounded
+// HTTP/1.1 with keep-alive, GET (and POST /servers, the runtime API: runtime_api.hpp; 405
+// otherwise), 404 for unknown paths, requests bounded
 // to kMaxRequestBytes, a deadline on every read and write, at most kMaxConnections at once.
 // The handlers run on the admin thread and never wait for a worker (see server_status.hpp); a
 // slow one delays only other admin clients.
@@ -30,6 +31,16 @@ struct AdminHandlers {
   std::function<std::string()> metrics;            // Prometheus text
   std::function<bool(std::string& reason)> ready;  // false: `reason` says why not
   std::function<std::string()> config_json;        // the effective config
+  std::function<std::string()> servers_json;       // GET /servers
+  // POST /servers: applies the change in `body`; returns the HTTP status and a JSON body.
+  std::function<std::pair<unsigned, std::string>(const std::string& body)> change_server;
+};
+
+// Who may change things (POST): with a token, requests that carry `Authorization: Bearer
+// <token>`; without one, anyone who reaches a loopback admin address, and no one otherwise.
+struct AdminAuth {
+  std::string token;          // empty: none configured
+  bool loopback_only = true;  // the admin address is a loopback one
 };
 
 class AdminServer {
@@ -38,7 +49,7 @@ class AdminServer {
   static constexpr std::size_t kMaxRequestBytes = 8 * 1024;
   static constexpr auto kIoTimeout = std::chrono::seconds(10);
 
-  AdminServer(config::Address listen, AdminHandlers handlers);
+  AdminServer(config::Address listen, AdminHandlers handlers, AdminAuth auth = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -58,6 +69,7 @@ class AdminServer {
 
   config::Address listen_;
   AdminHandlers handlers_;
+  AdminAuth auth_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   boost::asio::steady_timer retry_{io_};  // accept again after a failed accept

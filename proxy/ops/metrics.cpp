@@ -116,6 +116,35 @@ void write_listeners_and_servers(Writer& w, const MetricsSnapshot& s) {
               [](const ServerFigures& f) { return std::uint64_t{f.healthy ? 1u : 0u}; });
   each_server("server_active_connections", "gauge", "Sessions using the server now",
               [](const ServerFigures& f) { return f.active; });
+  each_server("server_weight", "gauge", "Weight in force (the admin API's when set)",
+              [](const ServerFigures& f) { return f.weight; });
+  w.family("server_state", "gauge", "1 for the server's admin state: enabled, drain or disabled");
+  for (const auto& server : s.servers) {
+    for (const char* state : {"enabled", "drain", "disabled"})
+      w.sample("server_state", server_labels(server) + "," + label("state", state),
+               std::uint64_t{server.state == state ? 1u : 0u});
+  }
+}
+
+void write_backends(Writer& w, const MetricsSnapshot& s) {
+  const auto each_backend = [&](std::string_view name, std::string_view help, auto value) {
+    w.family(name, "gauge", help);
+    for (const auto& b : s.backends)
+      w.sample(name, label("backend", b.backend), value(b));
+  };
+  each_backend("backend_servers", "Servers in the backend's pool now",
+               [](const BackendFigures& b) { return b.servers; });
+  each_backend("backend_queue_length", "Clients waiting for a free server now",
+               [](const BackendFigures& b) { return b.queued; });
+  const auto each_name = [&](std::string_view name, std::string_view help, auto value) {
+    w.family(name, "gauge", help);
+    for (const auto& d : s.discovery)
+      w.sample(name, label("backend", d.backend) + "," + label("name", d.name), value(d));
+  };
+  each_name("dns_name_stale", "1 while a name's servers are held over after bad answers",
+            [](const DiscoveryFigures& d) { return std::uint64_t{d.stale ? 1u : 0u}; });
+  each_name("dns_name_servers", "Servers a DNS name expands to now",
+            [](const DiscoveryFigures& d) { return d.servers; });
 }
 
 void write_mirrors(Writer& w, const MetricsSnapshot& s) {
@@ -161,6 +190,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot) {
   Writer w;
   write_sessions(w, snapshot);
   write_listeners_and_servers(w, snapshot);
+  write_backends(w, snapshot);
   write_mirrors(w, snapshot);
   write_tls_routes(w, snapshot);
   write_process(w, snapshot);

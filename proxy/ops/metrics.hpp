@@ -37,7 +37,23 @@ struct ServerFigures {
   std::uint64_t active = 0;
   std::uint64_t connect_attempts = 0;
   std::uint64_t connect_failures = 0;
-  ByteCounts bytes;  // of sessions that ended
+  ByteCounts bytes;               // of sessions that ended
+  std::uint64_t weight = 1;       // in force (the admin API's, if set)
+  std::string state = "enabled";  // enabled, drain or disabled (admin API)
+};
+
+// A backend's queue and the DNS names it follows.
+struct BackendFigures {
+  std::string backend;
+  std::uint64_t servers = 0;  // in the pool now
+  std::uint64_t queued = 0;   // clients waiting for a free server now
+};
+
+struct DiscoveryFigures {
+  std::string backend;
+  std::string name;    // the config entry (hostname:port or SRV name)
+  bool stale = false;  // holding its servers over after bad answers
+  std::uint64_t servers = 0;
 };
 
 // Sessions a listener's tls_routes rule (or "default", "not_tls") routed, counted at their end.
@@ -61,6 +77,8 @@ struct MetricsSnapshot {
   std::vector<ServerFigures> servers;
   std::vector<MirrorFigures> mirrors;
   std::vector<TlsRouteFigures> tls_routes;
+  std::vector<BackendFigures> backends;
+  std::vector<DiscoveryFigures> discovery;
   std::uint64_t pipes_in_use = 0;
   std::uint64_t pipes_pooled = 0;
   std::uint64_t pipe_size_bytes = 0;  // what F_SETPIPE_SZ granted at start

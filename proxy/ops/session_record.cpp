@@ -47,6 +47,15 @@ std::string_view termination_code(const SessionRecord& record) {
       return "PR";
     case CloseReason::client_hello_timeout:
       return "cR";
+    // No server in the pool (DNS discovery emptied it, or all drained): refused at connect.
+    case CloseReason::no_server:
+      return "SC";
+    // Waited in the backend's queue past timeouts.queue (HAProxy's sQ).
+    case CloseReason::queue_timeout:
+      return "sQ";
+    // Closed by the proxy at timeouts.max_lifetime, data flowing.
+    case CloseReason::max_lifetime:
+      return "PD";
     case CloseReason::count:
       break;
   }

@@ -1,6 +1,7 @@
 // HealthChecker: the probe of one server, step by step; see health_checker.hpp.
 #include "proxy/upstream/health_checker.hpp"
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -17,15 +18,16 @@ namespace spliceproxy {
 
 class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
  public:
-  Probe(boost::asio::io_context& io, std::shared_ptr<UpstreamPool> pool, std::size_t server,
+  Probe(boost::asio::io_context& io, std::shared_ptr<UpstreamPool> pool, ServerRef server,
         Stats& stats)
       : pool_(std::move(pool)),
         check_(pool_->backend().health_check),
-        server_(server),
+        server_(std::move(server)),
         stats_(stats),
         socket_(io),
         timer_(io),
-        random_(server * 7919 + 1),
+        random_(static_cast<std::uint32_t>(
+            net::hash_bytes(server_->name.data(), server_->name.size()))),
         request_(proxy_header(pool_->backend()) + check_.send) {}
 
   // Waits one interval plus a random share of the jitter, then checks.
@@ -68,7 +70,7 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
   void check() {
     ++generation_;
     wait(check_.timeout, [](Probe& self) { self.finish(false, "timed out"); });
-    socket_.async_connect(pool_->endpoint(server_), current([](Probe& self) { self.send(); }));
+    socket_.async_connect(server_->endpoint, current([](Probe& self) { self.send(); }));
   }
 
   // A backend that reads the PROXY protocol gets a header first, as HAProxy's checks do: v2
@@ -110,15 +112,14 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
       stats_.add(Counter::health_check_transitions_total);
       log::at(up_ ? log::Level::info : log::Level::warn,
               "backend {} server {} is {} ({} checks in a row; last: {})", pool_->backend().name,
-              net::to_string(pool_->endpoint(server_)), up_ ? "up" : "down",
-              up_ ? check_.rise : check_.fall, why);
+              server_->name, up_ ? "up" : "down", up_ ? check_.rise : check_.fall, why);
     }
     schedule();
   }
 
   std::shared_ptr<UpstreamPool> pool_;
   const config::HealthCheck& check_;
-  std::size_t server_;
+  ServerRef server_;
   Stats& stats_;
   Socket socket_;
   boost::asio::steady_timer timer_;
@@ -133,23 +134,44 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
 };
 
 HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<UpstreamPool> pool,
-                             Stats& stats) {
-  for (std::size_t i = 0; i < pool->size(); ++i)
-    probes_.push_back(std::make_shared<Probe>(io, pool, i, stats));
-}
+                             Stats& stats)
+    : io_(io), pool_(std::move(pool)), stats_(stats) {}
 
 HealthChecker::~HealthChecker() {
   stop();
 }
 
 void HealthChecker::start() {
-  for (auto& probe : probes_)
+  started_ = true;
+  sync();
+}
+
+void HealthChecker::sync() {
+  if (!started_) return;
+  const std::vector<ServerRef> servers = pool_->servers();
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    const bool kept = std::any_of(servers.begin(), servers.end(),
+                                  [&](const ServerRef& s) { return s.get() == it->first; });
+    if (kept) {
+      ++it;
+      continue;
+    }
+    it->second->stop();
+    it = probes_.erase(it);
+  }
+  for (const ServerRef& server : servers) {
+    if (probes_.count(server.get())) continue;
+    auto probe = std::make_shared<Probe>(io_, pool_, server, stats_);
     probe->schedule();
+    probes_.emplace(server.get(), std::move(probe));
+  }
 }
 
 void HealthChecker::stop() {
-  for (auto& probe : probes_)
+  started_ = false;
+  for (auto& [server, probe] : probes_)
     probe->stop();
+  probes_.clear();
 }
 
 }  // namespace spliceproxy

@@ -1,4 +1,5 @@
-// UpstreamPool: picking, passive ejection, connection counts; see upstream_pool.hpp.
+// UpstreamPool: picking, passive ejection, connection counts; see upstream_pool.hpp. The server
+// set's changes and the admin API are in upstream_pool_servers.cpp.
 #include "proxy/upstream/upstream_pool.hpp"
 
 #include <algorithm>
@@ -6,110 +7,97 @@
 #include "proxy/base/log.hpp"
 
 namespace spliceproxy {
-namespace {
 
-std::vector<std::string> server_names(const config::Backend& backend) {
-  std::vector<std::string> names;
-  for (const auto& server : backend.servers)
-    names.push_back(server.address.to_string());
-  return names;
-}
-
-std::vector<unsigned> server_weights(const config::Backend& backend) {
-  std::vector<unsigned> weights;
-  for (const auto& server : backend.servers)
-    weights.push_back(server.weight);
-  return weights;
-}
-
-}  // namespace
+UpstreamPool::UpstreamPool(const config::Backend& backend)
+    : backend_(backend), balancer_(backend.balance, {}, {}) {}
 
 UpstreamPool::UpstreamPool(const config::Backend& backend, std::vector<net::Endpoint> endpoints)
-    : backend_(backend),
-      candidates_(endpoints.size()),
-      balancer_(backend.balance, server_names(backend), server_weights(backend)) {
+    : UpstreamPool(backend) {
   for (std::size_t i = 0; i < endpoints.size(); ++i)
-    servers_.push_back(ServerState{endpoints[i], backend.servers[i].address.to_string()});
+    set_entry_servers(i, {DiscoveredServer{endpoints[i], 0}});
 }
 
-bool UpstreamPool::healthy_locked(std::size_t server, Clock::time_point now) const {
-  const ServerState& state = servers_[server];
-  return state.checked_up && now >= state.ejected_until;
+bool UpstreamPool::healthy_locked(const UpstreamServer& server, Clock::time_point now) const {
+  return server.checked_up && now >= server.ejected_until;
 }
 
-bool UpstreamPool::healthy(std::size_t server, Clock::time_point now) const {
+std::size_t UpstreamPool::size() const {
   const std::lock_guard lock(mutex_);
-  return healthy_locked(server, now);
+  return servers_.size();
 }
 
-std::size_t UpstreamPool::active(std::size_t server) const {
+std::vector<ServerRef> UpstreamPool::servers() const {
   const std::lock_guard lock(mutex_);
-  return servers_[server].active;
+  return servers_;
 }
 
 bool UpstreamPool::any_healthy(Clock::time_point now) const {
   const std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < servers_.size(); ++i) {
-    if (healthy_locked(i, now)) return true;
-  }
-  return false;
+  return std::any_of(servers_.begin(), servers_.end(), [&](const ServerRef& s) {
+    return s->state == ServerAdminState::enabled && healthy_locked(*s, now);
+  });
 }
 
 std::vector<ServerStatus> UpstreamPool::status(Clock::time_point now) const {
   const std::lock_guard lock(mutex_);
   std::vector<ServerStatus> out;
-  for (const ServerState& state : servers_)
-    out.push_back({state.name, state.active, state.checked_up, now < state.ejected_until,
-                   state.connect_attempts, state.connect_failures});
+  for (const ServerRef& s : servers_)
+    out.push_back({s->name, s->origin, s->active, s->checked_up, now < s->ejected_until,
+                   s->connect_attempts, s->connect_failures, s->effective_weight(), s->state});
   return out;
 }
 
-void UpstreamPool::set_health(std::size_t server, bool up) {
+void UpstreamPool::set_health(const ServerRef& server, bool up) {
   const std::lock_guard lock(mutex_);
-  servers_[server].checked_up = up;
+  server->checked_up = up;
 }
 
-void UpstreamPool::fill_candidates(const std::vector<std::size_t>& tried, bool health,
+void UpstreamPool::fill_candidates(const std::vector<ServerRef>& tried, bool health,
                                    Clock::time_point now) {
   for (std::size_t i = 0; i < servers_.size(); ++i) {
-    const std::size_t limit = backend_.servers[i].max_connections;
-    const bool untried = std::find(tried.begin(), tried.end(), i) == tried.end();
-    const bool room = limit == 0 || servers_[i].active < limit;
-    candidates_[i] = {untried && room && (!health || healthy_locked(i, now)), servers_[i].active};
+    const UpstreamServer& s = *servers_[i];
+    const std::size_t limit = s.max_connections;
+    const bool untried = std::find(tried.begin(), tried.end(), servers_[i]) == tried.end();
+    const bool room = limit == 0 || s.active < limit;
+    const bool enabled = s.state == ServerAdminState::enabled;
+    candidates_[i] = {enabled && untried && room && (!health || healthy_locked(s, now)), s.active};
   }
 }
 
-std::optional<std::size_t> UpstreamPool::pick(std::uint64_t key,
-                                              const std::vector<std::size_t>& tried) {
-  const auto now = Clock::now();
+ServerRef UpstreamPool::pick(std::uint64_t key, const std::vector<ServerRef>& tried) {
   const std::lock_guard lock(mutex_);
+  return pick_locked(key, tried);
+}
+
+ServerRef UpstreamPool::pick_locked(std::uint64_t key, const std::vector<ServerRef>& tried) {
+  const auto now = Clock::now();
   fill_candidates(tried, true, now);
   auto chosen = balancer_.pick(candidates_, key);
   if (!chosen) {
     const bool any_healthy = std::any_of(servers_.begin(), servers_.end(), [&](const auto& s) {
-      return s.checked_up && now >= s.ejected_until;
+      return s->state == ServerAdminState::enabled && healthy_locked(*s, now);
     });
     if (!any_healthy) {
       fill_candidates(tried, false, now);  // no healthy server: try the others anyway
       chosen = balancer_.pick(candidates_, key);
     }
   }
-  if (chosen) {
-    ++servers_[*chosen].active;
-    ++servers_[*chosen].connect_attempts;
-  }
-  return chosen;
+  if (!chosen) return nullptr;
+  UpstreamServer& server = *servers_[*chosen];
+  ++server.active;
+  ++server.connect_attempts;
+  return servers_[*chosen];
 }
 
-void UpstreamPool::connected(std::size_t server) {
+void UpstreamPool::connected(const ServerRef& server) {
   const std::lock_guard lock(mutex_);
-  servers_[server].failures_in_a_row = 0;
-  servers_[server].ejections_in_a_row = 0;
+  server->failures_in_a_row = 0;
+  server->ejections_in_a_row = 0;
 }
 
-bool UpstreamPool::failed(std::size_t server) {
+bool UpstreamPool::failed(const ServerRef& server) {
   const std::lock_guard lock(mutex_);
-  ServerState& state = servers_[server];
+  UpstreamServer& state = *server;
   ++state.failures_in_a_row;
   ++state.connect_failures;
   const config::Ejection& policy = backend_.ejection;
@@ -128,9 +116,10 @@ bool UpstreamPool::failed(std::size_t server) {
   return true;
 }
 
-void UpstreamPool::release(std::size_t server) {
+void UpstreamPool::release(const ServerRef& server) {
   const std::lock_guard lock(mutex_);
-  if (servers_[server].active > 0) --servers_[server].active;
+  if (server->active > 0) --server->active;
+  serve_queue_locked();
 }
 
 }  // namespace spliceproxy
