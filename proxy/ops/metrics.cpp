@@ -39,6 +39,10 @@ class Writer {
       fmt::format_to(std::back_inserter(out_), "spliceproxy_{}{{{}}} {}\n", name, labels, value);
     }
   }
+  // A sample whose value is already text (a fraction).
+  void sample_text(std::string_view name, const std::string& value) {
+    fmt::format_to(std::back_inserter(out_), "spliceproxy_{} {}\n", name, value);
+  }
   void single(std::string_view name, std::string_view type, std::string_view help,
               std::uint64_t value) {
     family(name, type, help);
@@ -64,10 +68,16 @@ void write_bytes(Writer& w, std::string_view name, const std::string& labels, By
 }
 
 void write_sessions(Writer& w, const MetricsSnapshot& s) {
-#define SPLICEPROXY_COUNTER(name, help) \
-  w.single(#name, "counter", help, s.stats.get(Counter::name));
+  // Every counter but the queue's waiting time, which Prometheus wants in seconds (below).
+#define SPLICEPROXY_COUNTER(name, help)                        \
+  if (Counter::name != Counter::queue_wait_milliseconds_total) \
+    w.single(#name, "counter", help, s.stats.get(Counter::name));
   SPLICEPROXY_COUNTERS(SPLICEPROXY_COUNTER)
 #undef SPLICEPROXY_COUNTER
+  w.family("queue_wait_seconds_total", "counter", "Time clients spent waiting in backend queues");
+  w.sample_text(
+      "queue_wait_seconds_total",
+      fmt::format("{:.3f}", s.stats.get(Counter::queue_wait_milliseconds_total) / 1000.0));
   w.family("sessions_closed_total", "counter", "Sessions ended, by close reason");
   for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
     const auto reason = static_cast<CloseReason>(i);
