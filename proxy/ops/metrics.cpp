@@ -39,6 +39,10 @@ class Writer {
       fmt::format_to(std::back_inserter(out_), "spliceproxy_{}{{{}}} {}\n", name, labels, value);
     }
   }
+  // A sample whose value is already text (a fraction).
+  void sample_text(std::string_view name, const std::string& value) {
+    fmt::format_to(std::back_inserter(out_), "spliceproxy_{} {}\n", name, value);
+  }
   void single(std::string_view name, std::string_view type, std::string_view help,
               std::uint64_t value) {
     family(name, type, help);
@@ -69,16 +73,21 @@ void write_bytes(Writer& w, std::string_view name, const std::string& labels, By
 }
 
 void write_sessions(Writer& w, const MetricsSnapshot& s) {
-#define SPLICEPROXY_COUNTER(name, help)                            \
-  if (Counter::name != Counter::bandwidth_wait_microseconds_total) \
+  // Every counter but the two that count time in other units than seconds (below).
+#define SPLICEPROXY_COUNTER(name, help)                              \
+  if (Counter::name != Counter::bandwidth_wait_microseconds_total && \
+      Counter::name != Counter::queue_wait_milliseconds_total)       \
     w.single(#name, "counter", help, s.stats.get(Counter::name));
   SPLICEPROXY_COUNTERS(SPLICEPROXY_COUNTER)
 #undef SPLICEPROXY_COUNTER
-  // Counted in whole microseconds by the workers; Prometheus names time in seconds.
+  // Counted in whole microseconds and milliseconds; Prometheus names time in seconds.
   w.single_double(
       "bandwidth_wait_seconds_total", "counter",
       "Time capped channels spent waiting for bandwidth tokens",
       static_cast<double>(s.stats.get(Counter::bandwidth_wait_microseconds_total)) / 1e6);
+  w.single_double("queue_wait_seconds_total", "counter",
+                  "Time clients spent waiting in backend queues",
+                  static_cast<double>(s.stats.get(Counter::queue_wait_milliseconds_total)) / 1e3);
   w.family("sessions_closed_total", "counter", "Sessions ended, by close reason");
   for (std::size_t i = 0; i < static_cast<std::size_t>(CloseReason::count); ++i) {
     const auto reason = static_cast<CloseReason>(i);

@@ -58,6 +58,32 @@ HttpReply http_request(std::uint16_t port, std::string_view path, std::string_vi
   return {std::stoi(result.out.substr(newline + 1)), result.out.substr(0, newline)};
 }
 
+HttpReply http_post_json(std::uint16_t port, std::string_view path, const std::string& body,
+                         const std::string& token) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+  std::vector<std::string> argv{"/usr/bin/curl",
+                                "-sS",
+                                "--max-time",
+                                "10",
+                                "-X",
+                                "POST",
+                                "-H",
+                                "Content-Type: application/json",
+                                "--data-binary",
+                                body,
+                                "-w",
+                                "\n%{http_code}"};
+  if (!token.empty()) {
+    argv.push_back("-H");
+    argv.push_back("Authorization: Bearer " + token);
+  }
+  argv.push_back(url);
+  const CommandResult result = run_command(argv, 20s);
+  if (result.exit_code != 0) return {0, result.err};
+  const auto newline = result.out.rfind('\n');
+  return {std::stoi(result.out.substr(newline + 1)), result.out.substr(0, newline)};
+}
+
 std::optional<std::uint64_t> metric_value(const std::string& text, std::string_view series) {
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {

@@ -24,6 +24,10 @@ struct HttpReply {
 // `curl -X METHOD http://127.0.0.1:PORT/PATH`.
 HttpReply http_request(std::uint16_t port, std::string_view path, std::string_view method = "GET");
 
+// `curl -X POST` of the JSON `body`, with `Authorization: Bearer TOKEN` when `token` is set.
+HttpReply http_post_json(std::uint16_t port, std::string_view path, const std::string& body,
+                         const std::string& token = "");
+
 // The value of the sample `series` (`name` or `name{labels}` exactly as rendered) in `text`.
 std::optional<std::uint64_t> metric_value(const std::string& text, std::string_view series);
 

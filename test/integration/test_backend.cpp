@@ -29,9 +29,11 @@ constexpr double kBurst = 64 * kKiB;
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-// A socket bound to `port` (0: any free port) of 127.0.0.1 (or ::1); `port` receives the
-// port bound. A given port is bound with SO_REUSEADDR: its earlier connections may linger.
-Fd bound_loopback_socket(std::uint16_t& port, bool ipv6 = false) {
+// A socket bound to `port` (0: any free port) of 127.0.0.1 (or ::1, or the IPv4 loopback
+// address `ipv4` in network order); `port` receives the port bound. A given port is bound with
+// SO_REUSEADDR: its earlier connections may linger.
+Fd bound_loopback_socket(std::uint16_t& port, bool ipv6 = false,
+                         in_addr_t ipv4 = htonl(INADDR_LOOPBACK)) {
   Fd fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) throw_errno("socket");
   const int one = 1;
@@ -39,7 +41,7 @@ Fd bound_loopback_socket(std::uint16_t& port, bool ipv6 = false) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr.s_addr = ipv4;
   sockaddr_in6 addr6{};
   addr6.sin6_family = AF_INET6;
   addr6.sin6_port = htons(port);
@@ -279,8 +281,14 @@ std::string BackendResult::describe() const {
 }
 
 TestBackend::TestBackend(BackendBehavior behavior, Family family, std::uint16_t port)
+    : TestBackend(behavior, family == Family::ipv6 ? "::1" : "127.0.0.1", port) {}
+
+TestBackend::TestBackend(BackendBehavior behavior, const std::string& host, std::uint16_t port)
     : behavior_(behavior), port_(port) {
-  listener_ = bound_loopback_socket(port_, family == Family::ipv6);
+  const bool ipv6 = host == "::1";
+  in_addr ipv4{htonl(INADDR_LOOPBACK)};
+  if (!ipv6 && inet_pton(AF_INET, host.c_str(), &ipv4) != 1) throw std::runtime_error("bad host");
+  listener_ = bound_loopback_socket(port_, ipv6, ipv4.s_addr);
   if (listen(listener_.get(), SOMAXCONN) != 0) throw_errno("listen");
   stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) throw_errno("eventfd");

@@ -75,6 +75,8 @@ class TestBackend {
   // 0 (to bring a killed backend back at the same address).
   explicit TestBackend(BackendBehavior behavior, Family family = Family::ipv4,
                        std::uint16_t port = 0);
+  // Listens on `host`, "::1" or an address of 127.0.0.0/8 ("127.0.0.2"), on `port` (0: free).
+  TestBackend(BackendBehavior behavior, const std::string& host, std::uint16_t port);
   // Stops accepting, makes every connection thread finish, joins them.
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;

@@ -69,7 +69,7 @@ TEST(ConfigValidation, UnknownTopLevelKeyListsTheKnownKeys) {
   const ConfigError e = error_of("colour: red\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:1:1: unknown key 'colour', expected one of: workers, drain_timeout, log, "
-            "admin, splice, listeners, backends, mirrors");
+            "admin, splice, resolve, listeners, backends, mirrors");
 }
 
 TEST(ConfigValidation, UnknownTopLevelKeySuggestsClosestName) {
@@ -97,7 +97,8 @@ TEST(ConfigValidation, UnknownKeyFarFromAnyNameGetsNoSuggestion) {
   const ConfigError e = error_of(edited("    servers:", "    colour: 3\n    servers:"));
   EXPECT_EQ(std::string(e.what()),
             "test.yaml:7:5: backends[0]: unknown key 'colour', expected one of: name, servers, "
-            "balance, max_connect_attempts, ejection, health_check, proxy_protocol");
+            "balance, max_connect_attempts, ejection, health_check, proxy_protocol, resolve, "
+            "max_queued");
 }
 
 TEST(ConfigValidation, RepeatedKeyPointsAtTheSecondOne) {

@@ -114,13 +114,13 @@ INSTANTIATE_TEST_SUITE_P(
                "name server, like 127.0.0.1:53, got \"dns.test:53\""},
         BadKey{"MinAboveMax",
                "backends:", "resolve: {min_interval: 10s, max_interval: 1s}\nbackends:",
-               "test.yaml:5:43: resolve.max_interval: expected a duration of at least 10s, got "
+               "test.yaml:5:44: resolve.max_interval: expected a duration of at least 10s, got "
                "\"1s\""},
         BadKey{"TinyInterval", "backends:", "resolve: {min_interval: 1ms}\nbackends:",
                "test.yaml:5:25: resolve.min_interval: expected a duration of at least 100ms, "
                "got \"1ms\""},
         BadKey{"UnknownResolveKey", "backends:", "resolve: {ttl: 1s}\nbackends:",
-               "test.yaml:5:11: resolve: unknown key \"ttl\", expected one of nameservers, "
+               "test.yaml:5:11: resolve: unknown key 'ttl', expected one of: nameservers, "
                "min_interval, max_interval, hold, timeout"},
         BadKey{"NegativeQueue", "    servers:", "    max_queued: -1\n    servers:",
                "test.yaml:7:17: backends[0].max_queued: expected an integer from 0 to 1000000, "
