@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     read_captures({argv[1]}, table, [&](const FlowTable::Placed& placed, const Segment&) {
-      if (x.out && placed.flow == x.flow && placed.direction == x.direction)
+      if (x.out && !placed.payload.empty() && placed.flow == x.flow &&
+          placed.direction == x.direction)
         std::fwrite(placed.payload.data(), 1, placed.payload.size(), x.out);
     });
   } catch (const CaptureError& error) {
