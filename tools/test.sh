@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, checks the layer order of proxy/'s includes, builds, and runs every
 # test: unit and integration suites in a release build, then again in an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, then the unit tests and the suites about threads and
-# signals (ctest label `threads`: workers, reload, drain) in a ThreadSanitizer build, which
-# builds only what those need.
-#   tools/test.sh [ctest args...]     e.g. tools/test.sh -R Forwarding
+# UndefinedBehaviorSanitizer build followed by a 2-minute soak of that build (tools/soak.sh 120
+# --build asan: mixed traffic, faults, reloads, drift bounds), then the unit tests and the
+# suites about threads and signals (ctest label `threads`: workers, reload, drain) in a
+# ThreadSanitizer build, which builds only what those need.
+#   tools/test.sh [ctest args...]     e.g. tools/test.sh -R Forwarding (with ctest arguments,
+#                                     the soak is left out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +42,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 run_suite release "$@"
 run_suite asan "$@"
+if [[ $# -eq 0 ]]; then
+  echo "== asan soak"
+  tools/soak.sh 120 --build asan
+fi
 run_threads_suite "$@"
 echo "tools/test.sh: all suites passed"
