@@ -11,6 +11,12 @@ std::uint64_t threshold(const TokenRate& rate, std::uint64_t grant) {
   return std::min(rate.burst, grant);
 }
 
+// What a wait waits for: 10 ms of the rate, at least kWakeGrant, at most the burst.
+std::uint64_t wake_threshold(const TokenRate& rate) {
+  const std::uint64_t ten_ms = rate.earned(std::chrono::milliseconds(10));
+  return threshold(rate, std::max(ChannelThrottle::kWakeGrant, ten_ms));
+}
+
 }  // namespace
 
 TokenRate ChannelThrottle::byte_rate(std::uint64_t bytes_per_second) {
@@ -49,8 +55,8 @@ void ChannelThrottle::consume(std::size_t bytes) {
 // The later of the two buckets' refills.
 TokenClock::time_point ChannelThrottle::refill_at() const {
   TokenClock::time_point at{};
-  if (own_) at = own_->when_available(threshold(own_->rate(), kWakeGrant));
-  if (shared_) at = std::max(at, shared_->when_available(threshold(shared_->rate(), kWakeGrant)));
+  if (own_) at = own_->when_available(wake_threshold(own_->rate()));
+  if (shared_) at = std::max(at, shared_->when_available(wake_threshold(shared_->rate())));
   return at;
 }
 
