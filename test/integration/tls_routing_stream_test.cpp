@@ -117,5 +117,32 @@ TEST(TlsRoutingStream, CaptureOfARoutedSessionShowsTsharkTheServerName) {
   EXPECT_NE(tshark.out.find("www.example.com"), std::string::npos) << tshark.out << tshark.err;
 }
 
+// PROXY protocol in front of the hello, and the lists before it: the header is consumed, its
+// address judged by `deny`, and only then is the hello read; the backend gets the hello first.
+TEST(TlsRoutingStream, ProxyHeaderAndListsComeBeforeTheHello) {
+  BackendBehavior behavior = BackendBehavior::sink();
+  behavior.keep_first = 1024;
+  TestBackend backend(behavior);
+  ProxyProcess proxy(
+      stream_yaml(backend.port(), "", "    proxy_protocol: v1\n    deny: [203.0.113.0/24]\n"),
+      ProxyOptions{.listeners = {"tls"}});
+  const std::vector<std::uint8_t> hello(std::begin(tls::test::kCurlTls13),
+                                        std::end(tls::test::kCurlTls13));
+  const auto with_header = [&](const std::string& source) {
+    std::vector<std::uint8_t> out = bytes("PROXY TCP4 " + source + " 10.0.0.1 4000 443\r\n");
+    out.insert(out.end(), hello.begin(), hello.end());
+    return out;
+  };
+  EXPECT_TRUE(sent_and_closed(proxy.port("tls"), with_header("203.0.113.7")));
+  const SentClient sent = send_through(proxy.port("tls"), with_header("198.51.100.9"), 64 * kKiB);
+  const std::vector<BackendResult> received = backend.wait_for_results(1, Clock::now() + 20s);
+  ASSERT_EQ(received.size(), 1u);
+  expect_header_then_payload(received[0], hello, sent);
+  EXPECT_EQ(proxy.stop(), 0);
+  EXPECT_EQ(stat_value(proxy.stderr_text(), "acl_denied_total"), 1u);
+  EXPECT_EQ(stat_value(proxy.stderr_text(), "tls_client_hellos_total"), 1u);
+  EXPECT_NE(proxy.stdout_text().find(R"("client":"198.51.100.9:4000")"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace spliceproxy::test

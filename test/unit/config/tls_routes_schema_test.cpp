@@ -51,6 +51,11 @@ TEST(TlsRoutesSchema, RulesAreReadLowerCasedAndRoundTripThroughToYaml) {
   EXPECT_EQ(l.not_tls, "api");
   EXPECT_EQ(l.timeouts.client_hello, std::chrono::milliseconds(750));
   EXPECT_EQ(load_config_string(to_yaml(config), "t.yaml"), config) << to_yaml(config);
+  const std::string json = to_json(config);
+  EXPECT_NE(json.find(R"("tls_routes":[{"name":"api.example.com","server_names":)"
+                      R"(["api.example.com","*.api.example.com"],"alpn":["h2"],"backend":"api"})"),
+            std::string::npos)
+      << json;
 }
 
 TEST(TlsRoutesSchema, NotTlsCloseIsTheDefault) {
