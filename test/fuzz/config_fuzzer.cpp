@@ -30,8 +30,8 @@ void check_error(const config::ConfigError& error, std::string_view text) {
   check(error.file() == kSource);
   check(std::string_view(error.what()).starts_with(kSource));
   // yaml-cpp also breaks lines at a lone '\r'; one more for a mark just past the end.
-  const auto lines = std::count(text.begin(), text.end(), '\n') +
-                     std::count(text.begin(), text.end(), '\r') + 2;
+  const auto lines =
+      std::count(text.begin(), text.end(), '\n') + std::count(text.begin(), text.end(), '\r') + 2;
   check(error.line() >= 0 && error.line() <= lines);
   check(error.column() >= 0 && (error.line() > 0 || error.column() == 0));
 }
