@@ -17,8 +17,10 @@ TEST(Metrics, EveryCounterOfTheXMacroIsAFamilyWithHelpAndType) {
   MetricsSnapshot snapshot;
   snapshot.stats.add(Counter::sessions_accepted_total, 7);
   const std::string text = render_metrics(snapshot);
+  // Two counters count time in other units than seconds; they are served in seconds (below).
 #define SPLICEPROXY_CHECK(name, help)                                             \
-  if (Counter::name != Counter::bandwidth_wait_microseconds_total) {              \
+  if (Counter::name != Counter::bandwidth_wait_microseconds_total &&              \
+      Counter::name != Counter::queue_wait_milliseconds_total) {                  \
     EXPECT_TRUE(has_line(text, "# HELP spliceproxy_" #name " " help)) << #name;   \
     EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_" #name " counter")) << #name; \
   }
@@ -35,6 +37,16 @@ TEST(Metrics, BandwidthWaitIsServedInSeconds) {
   EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_bandwidth_wait_seconds_total counter"));
   EXPECT_TRUE(has_line(text, "spliceproxy_bandwidth_wait_seconds_total 2.5"));
   EXPECT_EQ(text.find("microseconds"), std::string::npos);
+}
+
+// Counted in milliseconds, served in seconds.
+TEST(Metrics, QueueWaitIsServedInSeconds) {
+  MetricsSnapshot snapshot;
+  snapshot.stats.add(Counter::queue_wait_milliseconds_total, 1'500);
+  const std::string text = render_metrics(snapshot);
+  EXPECT_TRUE(has_line(text, "# TYPE spliceproxy_queue_wait_seconds_total counter"));
+  EXPECT_TRUE(has_line(text, "spliceproxy_queue_wait_seconds_total 1.5"));
+  EXPECT_EQ(text.find("milliseconds"), std::string::npos);
 }
 
 TEST(Metrics, ClosesAreLabelledByReason) {
