@@ -47,13 +47,16 @@ void capture_exact(MixedCapture& out, TestBackend& backend) {
       << "the file sink fell behind: the capture meant to be exact is not";
 }
 
-// 48 MiB sent unpaced and echoed, mirrored live to a consumer reading 8 MiB/s: the sink falls
-// behind and drops, so the capture has gaps (MirrorDropTest shows the same with tshark).
+// 48 MiB sent unpaced and echoed, its client-to-backend direction mirrored live to a consumer
+// reading 8 MiB/s: the sink falls behind and drops, so the capture has gaps in the direction
+// that replay sends (MirrorDropTest shows the same with tshark). With both directions mirrored,
+// the drops could all land in the replies.
 void capture_gapped(MixedCapture& out, TestBackend& backend) {
   CaptureReceiver receiver(out.gapped, {.read_rate = 8 * kMiB});
-  ProxyProcess proxy(mirror_yaml("splice", backend.port(), "      - {mirror: live}\n",
-                                 "  - {name: live, type: pcapng_tcp, address: 127.0.0.1:" +
-                                     std::to_string(receiver.port()) + "}\n"));
+  ProxyProcess proxy(mirror_yaml(
+      "splice", backend.port(), "      - {mirror: live, direction: client_to_backend}\n",
+      "  - {name: live, type: pcapng_tcp, address: 127.0.0.1:" + std::to_string(receiver.port()) +
+          "}\n"));
   ASSERT_TRUE(proxy.wait_for_stderr("mirror live: streaming", Clock::now() + 10s));
   const auto deadline = Clock::now() + 120s;
   out.gap_plan = {.send_bytes = 48 * kMiB, .send_seed = 0x9a9, .max_chunk = kMiB};

@@ -86,11 +86,12 @@ TEST_F(ReplayTest, AllowGapsSendsTheGappedFlowUpToItsFirstGap) {
   const std::string report = report_path("gaps");
   const CommandResult run = run_replay({capture_->gapped, "--target", loopback(target.port()),
                                         "--speed", "0", "--allow-gaps", "--report", report});
-  EXPECT_EQ(run.exit_code, 1) << "a sink answers nothing: shorter\n" << run.out << run.err;
+  // Only the client's direction was captured, and a sink answers nothing: the replies match.
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   const auto lines = read_lines(report);
   ASSERT_EQ(lines.size(), 1u) << run.out << run.err;
   EXPECT_EQ(json_field(lines[0], "outcome"), "\"replayed\"");
-  EXPECT_EQ(json_field(lines[0], "compare"), "\"shorter\"");
+  EXPECT_EQ(json_field(lines[0], "compare"), "\"equal\"");
   const std::uint64_t to_send = std::stoull(json_field(lines[0], "to_send"));
   EXPECT_GT(to_send, 0u);
   EXPECT_LT(to_send, capture_->gap_plan.send_bytes);
