@@ -77,6 +77,9 @@ FlowTable::Placed FlowTable::add(const Segment& s) {
     }
     return placed;
   }
+  // A FIN past the bytes seen: the capture lost the direction's tail (the sink dropped it).
+  if ((s.flags & tcp_flag::fin) && s.wire_size == 0 && d.started && seq_delta(s.seq, d.next) > 0)
+    ++d.gaps;
   if (s.wire_size == 0) return placed;
   std::tie(placed.payload, placed.contiguous) = take_payload(d, s);
   return placed;

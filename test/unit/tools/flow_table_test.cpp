@@ -52,6 +52,18 @@ TEST(FlowTableTest, SequenceJumpIsAGapAndContiguousStopsThere) {
   EXPECT_TRUE(flow.dir[kBackendToClient].complete());
 }
 
+TEST(FlowTableTest, FinPastTheBytesSeenIsAGapAtTheTail) {
+  FlowTable table;
+  handshake(table);
+  table.add(segment(kClient, kBackend, 1001, tcp_flag::ack, "abc"));
+  table.add(segment(kClient, kBackend, 1010, tcp_flag::fin | tcp_flag::ack));
+  table.add(segment(kBackend, kClient, 5001, tcp_flag::fin | tcp_flag::ack));
+  const Flow& flow = table.flows()[0];
+  EXPECT_EQ(flow.dir[kClientToBackend].gaps, 1u);
+  EXPECT_EQ(flow.dir[kClientToBackend].contiguous, 3u);
+  EXPECT_EQ(flow.dir[kBackendToClient].gaps, 0u) << "a FIN right after the last byte is no gap";
+}
+
 TEST(FlowTableTest, RetransmissionAddsOnlyItsNewBytes) {
   FlowTable table;
   handshake(table);
