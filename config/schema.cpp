@@ -69,6 +69,23 @@ unsigned parse_workers(const YamlNode& node) {
   return static_cast<unsigned>(*count);
 }
 
+// `busy_poll`: "50us", or any duration ("1ms"), from 0 (off) to 10ms: longer would only burn
+// the core it holds.
+std::chrono::microseconds parse_busy_poll(const YamlNode& node) {
+  constexpr std::chrono::microseconds kMax = std::chrono::milliseconds(10);
+  const std::string_view text = node.text();
+  std::optional<std::chrono::microseconds> value;
+  if (text.ends_with("us")) {
+    if (const auto count = parse_unsigned(text.substr(0, text.size() - 2));
+        count && *count <= static_cast<std::uint64_t>(kMax.count()))
+      value = std::chrono::microseconds(*count);
+  } else if (const auto parsed = parse_duration(text); parsed.value && *parsed.value <= kMax) {
+    value = *parsed.value;
+  }
+  if (!value) node.fail_expected("a duration from 0us to 10ms (\"50us\", \"1ms\")");
+  return *value;
+}
+
 // The parse_<section> functions below: absent keys keep the section's defaults.
 SpliceSettings parse_splice(const YamlNode& node) {
   node.expect_map({"mode", "pipe_size"});
@@ -215,10 +232,11 @@ Duration parse_duration_in(const YamlNode& node, Duration min, Duration max) {
 }
 
 Config parse_config(const YamlNode& root) {
-  root.expect_map({"workers", "drain_timeout", "log", "admin", "splice", "resolve", "listeners",
-                   "backends", "mirrors"});
+  root.expect_map({"workers", "busy_poll", "drain_timeout", "log", "admin", "splice", "resolve",
+                   "listeners", "backends", "mirrors"});
   Config config;
   if (auto workers = root.find("workers")) config.workers = parse_workers(*workers);
+  if (auto busy_poll = root.find("busy_poll")) config.busy_poll = parse_busy_poll(*busy_poll);
   if (auto drain = root.find("drain_timeout"))
     config.drain_timeout = parse_duration_in(*drain, Duration{0}, {});
   if (auto log = root.find("log")) config.log = parse_log(*log);

@@ -142,6 +142,7 @@ std::string to_yaml(const Config& config) {
   std::string out = "# Effective configuration: every default filled in.\n";
   auto it = std::back_inserter(out);
   fmt::format_to(it, "workers: {}\n", config.workers);
+  fmt::format_to(it, "busy_poll: {}us\n", config.busy_poll.count());
   fmt::format_to(it, "drain_timeout: {}\n", format_duration(config.drain_timeout));
   fmt::format_to(it, "log:\n  level: {}\n  access: {}\n", to_string(config.log.level),
                  scalar(config.log.access));

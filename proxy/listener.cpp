@@ -4,8 +4,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/socket_base.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "proxy/base/log.hpp"
 #include "proxy/session.hpp"
@@ -18,30 +18,39 @@ namespace {
 constexpr auto kErrorLogInterval = std::chrono::seconds(1);
 
 // An error about the one connection being accepted (it was reset or refused by a filter
-// before accept took it): the next accept may well succeed at once.
-bool connection_error(const boost::system::error_code& ec) {
-  return ec == boost::asio::error::connection_aborted ||
-         ec == boost::asio::error::connection_reset || ec.value() == EPROTO || ec.value() == EPERM;
+// before accept took it), or one accept4(2) says to retry: the next accept may well succeed at
+// once.
+bool connection_error(int error) {
+  return error == ECONNABORTED || error == ECONNRESET || error == EPROTO || error == EPERM ||
+         error == EINTR || error == ENETDOWN || error == ENOPROTOOPT || error == EHOSTDOWN ||
+         error == ENONET || error == EHOSTUNREACH || error == EOPNOTSUPP || error == ENETUNREACH;
 }
 
 }  // namespace
 
 Listener::Listener(Worker& worker, std::shared_ptr<const ListenerRoute> route, UniqueFd fd)
-    : worker_(worker), route_(std::move(route)), acceptor_(worker.io()), pause_timer_(worker.io()) {
+    : worker_(worker),
+      route_(std::move(route)),
+      socket_(std::move(fd)),
+      pause_timer_(worker.timers(), [this] {
+        accepting_ = false;
+        continue_accepting();
+      }) {
   sockaddr_storage local{};
   socklen_t size = sizeof local;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &size);
-  const int family = local.ss_family;
-  const boost::asio::generic::stream_protocol protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
-  boost::system::error_code ec;
-  acceptor_.assign(protocol, fd.get(), ec);
-  if (ec) {  // fd closes here; this worker does not accept for the listener
-    log::error("listener {}: worker {} cannot take its socket: {}", route_->listener->name,
-               worker.index(), ec.message());
-  } else {
-    fd.release();
+  ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&local), &size);
+  family_ = local.ss_family;
+  watch_ = worker.poller().add(socket_.get());
+  if (watch_ == 0) {  // the socket closes; this worker does not accept for the listener
+    log::error("listener {}: worker {} cannot wait on its socket: {}", route_->listener->name,
+               worker.index(), std::strerror(errno));
+    socket_.reset();
   }
   set_route(route_);
+}
+
+Listener::~Listener() {
+  worker_.poller().remove(watch_, /*unregister=*/true);
 }
 
 void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
@@ -55,7 +64,7 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
         worker_.io(), listener, worker_.stats(),
         [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place,
                Clock::time_point accepted) {
-          admit(std::move(client), addresses, accepted, std::move(place));
+          admit(from_asio(client), addresses, accepted, std::move(place));
         },
         [this](const net::ClientAddresses& addresses, Clock::time_point accepted, bool by_client) {
           report_rejected(addresses, accepted, CloseReason::proxy_protocol_error,
@@ -66,41 +75,63 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
 }
 
 void Listener::close() {
-  boost::system::error_code ignored;
   pause_timer_.cancel();
-  acceptor_.close(ignored);
+  // A Unix listener's socket is a dup shared by the workers: closing this one's does not take
+  // it out of the set.
+  worker_.poller().remove(std::exchange(watch_, 0), /*unregister=*/true);
+  socket_.reset();
   if (header_reader_) header_reader_->close_all();
   if (hello_reader_) hello_reader_->close_all();
   for (Parked& parked : parked_)
-    parked.client.close(ignored);
+    splice_io::close_with_reset(parked.client);
   parked_.clear();
+  worker_.asio_touched();  // closing the readers' clients queues their handlers
 }
 
-void Listener::do_accept() {
-  accepting_ = true;
-  // The peer's address comes from accept itself: a client that reset at once has none left
-  // for getpeername, but still gets a session, which sees the reset on its first read.
-  acceptor_.async_accept(
-      worker_.io(), peer_,
-      [self = shared_from_this()](const boost::system::error_code& ec, Socket client) {
-        self->on_accept(ec, std::move(client));
-      });
-}
-
-void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
+// The wait began when a client could be accepted: the first one is taken as an armed accept
+// would have been (admitted, or parked if another worker took the last place meanwhile), the
+// next ones only while may_accept().
+void Listener::on_ready(bool) {
   accepting_ = false;
-  if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-  if (ec) {
+  const auto self = shared_from_this();  // a client's session may close the listener (reload)
+  if (socket_) accept_some();
+}
+
+void Listener::accept_some() {
+  for (unsigned accepted = 0; accepted < kAcceptBatch; ++accepted) {
+    if (accepted > 0 && !may_accept()) return;
+    sockaddr_storage peer{};
+    socklen_t size = sizeof peer;
+    const int fd = ::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&peer), &size,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      // The peer's address comes from accept itself: a client that reset at once has none
+      // left for getpeername, but still gets a session, which sees the reset on its first read.
+      on_accept(UniqueFd(fd),
+                net::Endpoint(&peer, size, family_ == AF_UNIX ? 0 : static_cast<int>(IPPROTO_TCP)));
+      continue;
+    }
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      // An edge that came since the last wait: the backlog has clients again.
+      if (!worker_.poller().wait(watch_, false, this)) continue;
+      accepting_ = true;
+      return;
+    }
     worker_.stats().add(Counter::accept_errors_total);
-    log_accept_error(ec);
-    if (connection_error(ec)) return do_accept();
+    log_accept_error(error);
+    if (connection_error(error)) continue;
     // Out of descriptors, the pending connection stays in the backlog and would make accept
     // fail again at once: pause, sessions that end meanwhile free descriptors. Any other error
     // may come back at once too: pause rather than spin.
     return accept_after(Clock::now() + Worker::kDescriptorPause);
   }
+  accept_after(Clock::now());  // the batch is used up: on in the next round
+}
+
+void Listener::on_accept(UniqueFd client, const net::Endpoint& peer) {
   worker_.stats().add(Counter::sessions_accepted_total);
-  const net::ClientAddresses addresses{peer_, std::nullopt};
+  const net::ClientAddresses addresses{peer, std::nullopt};
   // The PROXY protocol header, when one is expected, says who the client is (and admits it
   // once read); otherwise the socket does. A client whose header is awaited holds a place in
   // max_connections meanwhile, unless another worker took the last one since this listener
@@ -108,11 +139,27 @@ void Listener::on_accept(const boost::system::error_code& ec, Socket client) {
   if (route_->listener->proxy_protocol != config::ProxyProtocol::off) {
     AdmissionTicket place;
     route_->admission->reserve(place);
-    header_reader_->read(std::move(client), addresses, std::move(place));
-  } else if (!admit(std::move(client), addresses, Clock::now())) {
-    return;  // parked: accepting goes on once there is room
+    header_reader_->read(to_asio(std::move(client)), addresses, std::move(place));
+    return;
   }
-  continue_accepting();
+  admit(std::move(client), addresses, Clock::now());
+}
+
+UniqueFd Listener::from_asio(Socket& client) {
+  worker_.asio_touched();
+  boost::system::error_code ignored;
+  return UniqueFd(client.is_open() ? client.release(ignored) : -1);
+}
+
+Socket Listener::to_asio(UniqueFd client) {
+  worker_.asio_touched();
+  Socket socket(worker_.io());
+  const boost::asio::generic::stream_protocol protocol(family_,
+                                                       family_ == AF_UNIX ? 0 : IPPROTO_TCP);
+  boost::system::error_code ec;
+  socket.assign(protocol, client.get(), ec);
+  if (!ec) client.release();  // else it closes here, and the reader sees a closed socket
+  return socket;
 }
 
 bool Listener::wait_for_room() {
@@ -120,7 +167,7 @@ bool Listener::wait_for_room() {
   Worker* worker = &worker_;
   const bool full = route_->admission->wait_for_room([weak, worker] {
     // Called on whichever thread made room: back to this listener's own worker.
-    boost::asio::post(worker->io(), [weak] {
+    worker->post([weak] {
       if (auto self = weak.lock()) self->on_room();
     });
   });
@@ -133,7 +180,7 @@ bool Listener::wait_for_room() {
 
 void Listener::on_room() {
   waiting_for_room_ = false;
-  if (!acceptor_.is_open()) return;
+  if (!socket_) return;
   while (!parked_.empty()) {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
@@ -147,35 +194,37 @@ void Listener::on_room() {
   continue_accepting();
 }
 
-void Listener::continue_accepting() {
-  if (!acceptor_.is_open() || waiting_for_room_ || accepting_) return;
+bool Listener::may_accept() {
+  if (!socket_ || waiting_for_room_ || accepting_) return false;
   // At max_connections: leave further clients in the backlog until a session ends.
-  if (wait_for_room()) return;
+  if (wait_for_room()) return false;
   // A session that found no descriptor for its backend socket paused the worker's accepting:
   // accepting more now would only take clients that cannot be served yet.
-  if (worker_.accept_paused_until() > Clock::now())
-    return accept_after(worker_.accept_paused_until());
+  if (worker_.accept_paused_until() > Clock::now()) {
+    accept_after(worker_.accept_paused_until());
+    return false;
+  }
   // Over max_connection_rate with over_limit wait: clients stay in the backlog until a token
   // is due (a timer, no polling).
   if (const auto due = route_->admission->rate_wait_until(Clock::now())) {
     worker_.stats().add(Counter::connection_rate_waits_total);
-    return accept_after(*due);
+    accept_after(*due);
+    return false;
   }
-  do_accept();
+  return true;
+}
+
+void Listener::continue_accepting() {
+  if (may_accept()) accept_some();
 }
 
 void Listener::accept_after(Clock::time_point when) {
   accepting_ = true;
-  pause_timer_.expires_at(when);
-  pause_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    self->accepting_ = false;
-    if (!ec) self->continue_accepting();
-  });
+  pause_timer_.arm(when);
 }
 
-bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
+bool Listener::admit(UniqueFd client, const net::ClientAddresses& addresses,
                      Clock::time_point accepted, AdmissionTicket place) {
-  boost::system::error_code ec;
   const ListenerRoute& route = *route_;
   const net::Endpoint& peer = addresses.peer;
   AdmissionTicket ticket = std::move(place);
@@ -186,21 +235,20 @@ bool Listener::admit(Socket client, const net::ClientAddresses& addresses,
   }
   if (verdict != Admission::Verdict::admitted) {
     const CloseReason reason = refuse(verdict);
-    client.set_option(boost::asio::socket_base::linger(true, 0), ec);
-    client.close(ec);
+    splice_io::close_with_reset(client);
     report_rejected(addresses, accepted, reason, ClosedBy::proxy);
     return true;
   }
   // ACLs and limits first, then the hello, with the client's place held while it is read.
   if (!route.listener->tls_routes.empty()) {
-    hello_reader_->read(std::move(client), addresses, std::move(ticket), accepted);
+    hello_reader_->read(to_asio(std::move(client)), addresses, std::move(ticket), accepted);
     return true;
   }
   start_session(std::move(client), addresses, std::move(ticket), route.pool);
   return true;
 }
 
-void Listener::start_session(Socket client, const net::ClientAddresses& addresses,
+void Listener::start_session(UniqueFd client, const net::ClientAddresses& addresses,
                              AdmissionTicket ticket, std::shared_ptr<UpstreamPool> pool,
                              SessionTls tls) {
   const ListenerRoute& route = *route_;
@@ -231,12 +279,12 @@ CloseReason Listener::refuse(Admission::Verdict verdict) {
 
 // Another worker took the last place since this one looked (for a client whose PROXY header
 // was read without a place: since it was accepted): it waits here until room is made.
-void Listener::park(Socket client, const net::ClientAddresses& addresses,
+void Listener::park(UniqueFd client, const net::ClientAddresses& addresses,
                     Clock::time_point accepted) {
   parked_.push_back({std::move(client), addresses, accepted});
   if (waiting_for_room_) return;  // a wake-up is due already
   if (!wait_for_room())
-    boost::asio::post(worker_.io(), [self = shared_from_this()] {
+    worker_.post([self = shared_from_this()] {
       self->on_room();  // room was made in between
     });
 }
@@ -259,12 +307,12 @@ void Listener::report_rejected(const net::ClientAddresses& addresses, Clock::tim
   reporter->session_ended(r);
 }
 
-void Listener::log_accept_error(const boost::system::error_code& ec) {
+void Listener::log_accept_error(int error) {
   ++errors_since_log_;
   const auto now = Clock::now();
   if (now - last_error_log_ < kErrorLogInterval) return;
-  log::warn("listener {}: accept failed: {} ({} errors since last report)", name(), ec.message(),
-            errors_since_log_);
+  log::warn("listener {}: accept failed: {} ({} errors since last report)", name(),
+            std::strerror(error), errors_since_log_);
   last_error_log_ = now;
   errors_since_log_ = 0;
 }

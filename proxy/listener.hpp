@@ -7,6 +7,11 @@
 // accepting (clients wait in the backlog) until a session ends on any worker. Over a
 // max_connection_rate with over_limit wait, it stops accepting until a token is due (a timer).
 //
+// The listening socket is in the worker's poller: on readiness, accept4 (non-blocking,
+// close-on-exec: no other call) takes clients until EAGAIN, at most kAcceptBatch per round so
+// that one busy listener leaves the worker's other sockets their turn (the rest are taken in the
+// next round, which does not block).
+//
 //   accept ──(PROXY header read, if asked, ──▶ Admission::admit ──admitted──▶ Session
 //             while holding a place)                   │ full (another worker took the last
 //                                                      ▼ place since this one looked)
@@ -16,9 +21,6 @@
 // Handlers hold shared_from_this(), so a closed Listener goes away when its last one ran.
 #pragma once
 
-#include <boost/asio/basic_socket_acceptor.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -52,13 +54,19 @@ struct ListenerRoute {
   std::shared_ptr<UpstreamPool> not_tls_pool = {};
 };
 
-class Listener : public std::enable_shared_from_this<Listener> {
+class Listener : public std::enable_shared_from_this<Listener>, private EdgePoller::Waiter {
  public:
+  // Clients accepted per round at most (HAProxy's tune.maxaccept has the same default).
+  static constexpr unsigned kAcceptBatch = 64;
+
   // `fd`: a bound, listening socket (bind_listen_sockets) this acceptor takes over.
   Listener(Worker& worker, std::shared_ptr<const ListenerRoute> route, UniqueFd fd);
+  ~Listener();
 
-  // Starts accepting.
-  void start() { do_accept(); }
+  // Starts accepting: the first client is taken even at max_connections (and parked).
+  void start() {
+    if (socket_) accept_some();
+  }
   // Closes the listening descriptor (not the Unix socket file: see remove_socket_file) and
   // drops a parked client; live sessions are not touched. Idempotent.
   void close();
@@ -68,25 +76,32 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const std::string& name() const { return route_->listener->name; }
 
  private:
-  void do_accept();
-  void on_accept(const boost::system::error_code& ec, Socket client);
-  void log_accept_error(const boost::system::error_code& ec);
+  void on_ready(bool writable) override;
+  // Accepts up to kAcceptBatch clients, while may_accept() allows.
+  void accept_some();
+  void on_accept(UniqueFd client, const net::Endpoint& peer);
+  void log_accept_error(int error);
+  // Hands a client to a reader (PROXY header, TLS hello): on Asio's reactor from here on.
+  Socket to_asio(UniqueFd client);
+  // Takes a client back from a reader, out of Asio's reactor.
+  UniqueFd from_asio(Socket& client);
   // Admits `client` (from `addresses.peer`: the socket's, or its PROXY header's) or closes it;
   // false when the listener is full and the client was parked instead. `place`: the client's
   // reserved place in max_connections, if any (see Admission::reserve). `accepted`: when it
   // was accepted, for the access log line of a client refused here.
-  bool admit(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted,
+  bool admit(UniqueFd client, const net::ClientAddresses& addresses, Clock::time_point accepted,
              AdmissionTicket place = {});
   // Starts a Session on `pool` for an admitted client (`tls`: how its hello routed it).
-  void start_session(Socket client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
+  void start_session(UniqueFd client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
                      std::shared_ptr<UpstreamPool> pool, SessionTls tls = {});
   // listener_tls.cpp: routes a client by its hello (or its lack of TLS), or closes it.
-  void on_client_hello(Socket client, const net::ClientAddresses& addresses, AdmissionTicket ticket,
-                       Clock::time_point accepted, const tls::Result& hello);
+  void on_client_hello(UniqueFd client, const net::ClientAddresses& addresses,
+                       AdmissionTicket ticket, Clock::time_point accepted,
+                       const tls::Result& hello);
   void make_hello_reader(const config::Listener& listener);
   // Counts a client refused by `verdict`; returns its close reason.
   CloseReason refuse(Admission::Verdict verdict);
-  void park(Socket client, const net::ClientAddresses& addresses, Clock::time_point accepted);
+  void park(UniqueFd client, const net::ClientAddresses& addresses, Clock::time_point accepted);
   // A client closed before a session began (denied, over its source's limit, a bad PROXY
   // header): its access log line, as a session's, with no server and no byte.
   void report_rejected(const net::ClientAddresses& addresses, Clock::time_point accepted,
@@ -96,28 +111,32 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void on_room();
   // Accepts again at `when` (after an out-of-descriptors error), through continue_accepting.
   void accept_after(Clock::time_point when);
-  // After an accept: accepts the next client, unless at max_connections (then waits for
-  // room) or while the worker's accepting is paused for lack of descriptors.
+  // Whether the next client may be accepted now: not at max_connections (then waits for
+  // room), nor while the worker's accepting is paused for lack of descriptors, nor over the
+  // connection rate (then a timer calls continue_accepting again).
+  bool may_accept();
+  // Accepts clients if may_accept().
   void continue_accepting();
 
   Worker& worker_;
   std::shared_ptr<const ListenerRoute> route_;
-  boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
-  boost::asio::steady_timer pause_timer_;
-  net::Endpoint peer_;  // filled by each accept
+  UniqueFd socket_;  // the listening socket; closed by close()
+  int family_ = AF_UNSPEC;
+  EdgePoller::Id watch_ = 0;  // socket_ in the worker's poller
+  Timer pause_timer_;
   // The header reader, created when the route first asks for PROXY protocol; kept (for the
   // clients it reads) if a reload switches it off.
   std::unique_ptr<ProxyHeaderReader> header_reader_;
   // The hello reader, created when the route first asks for tls_routes; kept likewise.
   std::unique_ptr<ClientHelloReader> hello_reader_;
   struct Parked {
-    Socket client;
+    UniqueFd client;
     net::ClientAddresses addresses;
     Clock::time_point accepted;
   };
   std::deque<Parked> parked_;  // accepted while full, waiting for room, oldest first
   bool waiting_for_room_ = false;
-  bool accepting_ = false;  // an accept, or the timer of a pause before one, is pending
+  bool accepting_ = false;  // a wait for readiness, or the timer of a pause, is pending
   Clock::time_point last_error_log_{};
   unsigned long errors_since_log_ = 0;
 };

@@ -3,8 +3,6 @@
 // the backend (tls_router.hpp), and the Session starts on that backend's pool, forwarding the
 // hello first like any other byte. Balancing, retries, PROXY headers and mirrors then work as
 // for any session.
-#include <boost/asio/socket_base.hpp>
-
 #include "proxy/frontend/tls_router.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/worker.hpp"
@@ -19,7 +17,7 @@ void Listener::make_hello_reader(const config::Listener& listener) {
       worker_.io(), listener, worker_.stats(),
       [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place,
              Clock::time_point accepted, const tls::Result& hello) {
-        on_client_hello(std::move(client), addresses, std::move(place), accepted, hello);
+        on_client_hello(from_asio(client), addresses, std::move(place), accepted, hello);
       },
       [this](const net::ClientAddresses& addresses, Clock::time_point accepted, CloseReason reason,
              bool by_client) {
@@ -28,7 +26,7 @@ void Listener::make_hello_reader(const config::Listener& listener) {
       });
 }
 
-void Listener::on_client_hello(Socket client, const net::ClientAddresses& addresses,
+void Listener::on_client_hello(UniqueFd client, const net::ClientAddresses& addresses,
                                AdmissionTicket ticket, Clock::time_point accepted,
                                const tls::Result& hello) {
   const ListenerRoute& route = *route_;
@@ -38,9 +36,7 @@ void Listener::on_client_hello(Socket client, const net::ClientAddresses& addres
       return start_session(std::move(client), addresses, std::move(ticket), route.not_tls_pool,
                            SessionTls{std::nullopt, "not_tls"});
     worker_.stats().count_close(CloseReason::not_tls);
-    boost::system::error_code ignored;
-    client.set_option(boost::asio::socket_base::linger(true, 0), ignored);
-    client.close(ignored);
+    splice_io::close_with_reset(client);
     ticket.release();
     return report_rejected(addresses, accepted, CloseReason::not_tls, ClosedBy::proxy);
   }

@@ -26,7 +26,8 @@ std::string read_proc_value(const char* path) {
 Server::Server(config::ConfigPtr config, ServerOptions options)
     : options_(std::move(options)), mirrors_(*config, config->workers), config_(std::move(config)) {
   for (unsigned i = 0; i < config_->workers; ++i)
-    workers_.push_back(std::make_unique<Worker>(i, config_->workers, config_->splice, &mirrors_));
+    workers_.push_back(std::make_unique<Worker>(i, config_->workers, config_->splice, &mirrors_,
+                                                config_->busy_poll));
   discovery_ = std::make_unique<Discovery>([this](const std::shared_ptr<UpstreamPool>& pool) {
     boost::asio::post(io_, [this, pool] { on_servers_changed(pool); });
   });
@@ -143,15 +144,13 @@ void Server::open_on_workers(const config::ConfigPtr& config, const config::List
   const auto route = route_for(config, listener);
   for (auto& worker : workers_) {
     auto fd = std::make_shared<UniqueFd>(std::move(sockets.fds[worker->index()]));
-    boost::asio::post(worker->io(),
-                      [w = worker.get(), route, fd] { w->open_listener(route, std::move(*fd)); });
+    worker->post([w = worker.get(), route, fd] { w->open_listener(route, std::move(*fd)); });
   }
 }
 
 void Server::close_on_workers(const config::Listener& listener) {
   for (auto& worker : workers_)
-    boost::asio::post(worker->io(),
-                      [w = worker.get(), name = listener.name] { w->close_listener(name); });
+    worker->post([w = worker.get(), name = listener.name] { w->close_listener(name); });
   remove_socket_file(listener);
 }
 

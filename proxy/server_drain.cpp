@@ -41,7 +41,7 @@ void Server::begin_drain(int signal) {
   log::info("signal {} received: draining, up to {} for {} live sessions", signal,
             config::format_duration(timeout), live_at_drain_);
   for (auto& worker : workers_) {
-    boost::asio::post(worker->io(), [this, w = worker.get()] {
+    worker->post([this, w = worker.get()] {
       w->drain();
       boost::asio::post(io_, [this] { on_listeners_closed(); });
     });
@@ -74,7 +74,7 @@ void Server::cut_sessions(const char* why) {
     live += worker->active_sessions();
   log::info("draining: {}: closing {} live sessions", why, live);
   for (auto& worker : workers_)
-    boost::asio::post(worker->io(), [w = worker.get()] { w->stop_all_sessions(); });
+    worker->post([w = worker.get()] { w->stop_all_sessions(); });
 }
 
 void Server::on_worker_stopped() {

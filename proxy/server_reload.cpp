@@ -28,6 +28,7 @@ void refuse_restart_changes(const config::Config& current, const config::Config&
         fmt::format("{}: {} changed: it takes a restart, not a reload", next.source, what));
   };
   if (next.workers != current.workers) refuse("workers");
+  if (next.busy_poll != current.busy_poll) refuse("busy_poll");
   if (!(next.splice == current.splice)) refuse("splice");
   if (next.mirrors != current.mirrors) refuse("mirrors");
   if (next.log.access != current.log.access) refuse("log.access");
@@ -164,7 +165,7 @@ void Server::apply(Staged staged) {
     }
     const auto route = route_for(next, listener);
     for (auto& worker : workers_)
-      boost::asio::post(worker->io(), [w = worker.get(), route] { w->set_route(route); });
+      worker->post([w = worker.get(), route] { w->set_route(route); });
   }
   start_checkers(previous);
   forget_unused_pools();

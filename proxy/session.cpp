@@ -14,45 +14,14 @@
 #include "proxy/worker.hpp"
 
 namespace spliceproxy {
-namespace {
-
-// Non-blocking for splice (SPLICE_F_NONBLOCK covers only the pipe end); no Nagle delay on
-// small request/response messages for a TCP socket (`tcp`: known from the config, not asked of
-// the socket). Errors are ignored: they show up on the first syscall. A socket that Asio made
-// non-blocking already (to connect it) takes no second ioctl: the getter reads Asio's flag.
-void prepare(Socket& socket, bool tcp) {
-  boost::system::error_code ignored;
-  if (!socket.native_non_blocking()) socket.native_non_blocking(true, ignored);
-  if (tcp) {
-    const int one = 1;
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-}
-
-// Closes a socket, whether Asio or the session holds its descriptor; with `reset`, as an RST
-// (SO_LINGER 0) so the peer sees an abort.
-void close_socket(Socket& socket, UniqueFd& released, bool reset) {
-  const int fd = socket.is_open() ? socket.native_handle() : released.get();
-  if (fd < 0) return;
-  if (reset) {
-    const ::linger abort{.l_onoff = 1, .l_linger = 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-  }
-  boost::system::error_code ignored;
-  socket.close(ignored);
-  released.reset();
-}
-
-}  // namespace
 
 Session::Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener,
-                 Socket client, std::uint64_t id)
+                 UniqueFd client, std::uint64_t id)
     : worker_(worker),
       config_(std::move(config)),
       listener_(listener),
       client_(std::move(client)),
-      backend_(worker.io()),
-      timer_(worker.io()),
+      timer_(worker.timers(), [this] { on_timer(); }),
       id_(id) {}
 
 Session::~Session() {
@@ -61,7 +30,6 @@ Session::~Session() {
 
 void Session::start(SessionRoute route) {
   route_ = std::move(route);
-  prepare(client_, !listener_.listen.is_unix());
   if (worker_.mirrors() && !listener_.mirrors.empty())
     mirror_ = worker_.mirrors()->tap_for(listener_, worker_.index(), worker_.stats());
   tried_.reserve(route_.pool->backend().max_connect_attempts);
@@ -69,13 +37,12 @@ void Session::start(SessionRoute route) {
   connect_next();
 }
 
-void Session::on_connect(const boost::system::error_code& ec) {
+void Session::on_connect(int error) {
   if (stopped_) return;
-  if (ec) return on_attempt_failed(ec.value(), CloseReason::connect_failed);
+  if (error != 0) return on_attempt_failed(error, CloseReason::connect_failed);
   route_.pool->connected(server_);
   connected_ = true;
   connected_at_ = Clock::now();
-  prepare(backend_, server_->endpoint.protocol().family() != AF_UNIX);
   // A backend that wants the PROXY protocol gets its header first; the channels start after.
   if (route_.pool->backend().proxy_protocol != config::ProxyProtocol::off)
     return send_proxy_header();
@@ -86,21 +53,25 @@ void Session::start_channels() {
   const ChannelMode mode = channel_mode();
   if (mirror_) open_mirror();
   EdgePoller& poller = worker_.poller();
+  // Each socket joins the poller once (the backend did for its connect, unless that was done
+  // at once); the two channels wait on it in opposite directions.
+  if (!socket_watches_.dst) socket_watches_.dst = poller.add(backend_.get());
+  if (socket_watches_.dst) socket_watches_.src = poller.add(client_.get());
+  if (!socket_watches_.src) {  // out of kernel memory for the set: this session only
+    error_ = errno;
+    return stop(socket_watches_.dst ? CloseReason::client_error : CloseReason::backend_error);
+  }
   const ChannelContext context{.pipes = worker_.pipes(),
                                .stats = worker_.stats(),
                                .observer = *this,
                                .owner = weak_from_this(),
                                .tap = mirror_.get(),
                                .scratch = worker_.scratch(),
-                               .poller = &poller};
-  // Each socket joins the poller once; the two channels wait on it in opposite directions.
-  socket_watches_.src = poller.add(client_.native_handle());
-  socket_watches_.dst = poller.add(backend_.native_handle());
-  to_backend_.emplace(client_, backend_, Direction::client_to_backend, mode, context,
+                               .poller = poller};
+  to_backend_.emplace(client_.get(), backend_.get(), Direction::client_to_backend, mode, context,
                       socket_watches_);
-  to_client_.emplace(backend_, client_, Direction::backend_to_client, mode, context,
+  to_client_.emplace(backend_.get(), client_.get(), Direction::backend_to_client, mode, context,
                      ChannelWatches{socket_watches_.dst, socket_watches_.src});
-  if (socket_watches_.src && socket_watches_.dst) leave_asio();
   to_backend_->set_throttle(throttle_for(Direction::client_to_backend));
   to_client_->set_throttle(throttle_for(Direction::backend_to_client));
   arm_timer(idle_deadline());
@@ -116,20 +87,11 @@ std::unique_ptr<ChannelThrottle> Session::throttle_for(Direction direction) {
   if (own == 0 && !shared) return nullptr;
   std::optional<TokenRate> rate;
   if (own != 0) rate = ChannelThrottle::byte_rate(own);
-  return std::make_unique<ChannelThrottle>(worker_.io(), rate, std::move(shared), worker_.stats());
+  return std::make_unique<ChannelThrottle>(worker_.timers(), rate, std::move(shared),
+                                           worker_.stats());
 }
 
-// The channels wait through the poller only: the sockets leave Asio's epoll set, where every
-// segment that arrives would wake the reactor once more, with nothing for it to do. The
-// session owns their descriptors from now on (the channels took them already).
-void Session::leave_asio() {
-  boost::system::error_code ignored;
-  client_fd_.reset(client_.release(ignored));
-  backend_fd_.reset(backend_.release(ignored));
-}
-
-// A session that ends in the io_context's destructor was stopped before: it has no ids left
-// and must not touch the poller, which is gone by then.
+// A session that ends in the io_context's destructor was stopped before: it has no ids left.
 void Session::forget_watches() {
   if (!socket_watches_.src && !socket_watches_.dst) return;
   worker_.poller().remove(std::exchange(socket_watches_.src, 0));
@@ -149,15 +111,14 @@ ChannelMode Session::channel_mode() const {
 }
 
 void Session::arm_timer(Clock::time_point deadline) {
-  timer_.expires_at(deadline);
-  timer_.async_wait(
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
+  timer_.arm(deadline);
 }
 
 // Connecting: the attempt's deadline passed. Forwarding: re-arm to the last progress plus the
 // idle (or half-closed) timeout, so progress itself never touches the timer.
-void Session::on_timer(const boost::system::error_code& ec) {
-  if (ec || stopped_) return;
+void Session::on_timer() {
+  if (stopped_) return;
+  const auto self = shared_from_this();  // stop() may drop the registry's reference
   if (queued_) return on_queue_timeout();
   if (std::exchange(waiting_for_descriptor_, false)) return connect_next();
   if (!connected_) return on_attempt_failed(ETIMEDOUT, CloseReason::connect_timeout);
@@ -206,8 +167,12 @@ void Session::stop(CloseReason reason) {
   route_.ticket.release();
   const bool reset = reason != CloseReason::completed;
   if (mirror_) mirror_->close(reset);
-  close_socket(client_, client_fd_, reset);
-  close_socket(backend_, backend_fd_, reset);
+  if (reset) {
+    splice_io::close_with_reset(client_);
+    splice_io::close_with_reset(backend_);
+  }
+  client_.reset();
+  backend_.reset();
   worker_.stats().count_close(reason);
   worker_.remove(id_);
   if (ended) reporter->session_ended(*ended);
@@ -249,9 +214,7 @@ FlowEndpoint flow_endpoint(const net::Endpoint& endpoint) {
 // The flow a capture shows: the client's address (from its PROXY protocol header when the
 // listener reads one) and the real backend address.
 void Session::open_mirror() {
-  boost::system::error_code ignored;
-  mirror_->open(flow_endpoint(route_.client.peer),
-                flow_endpoint(backend_.remote_endpoint(ignored)));
+  mirror_->open(flow_endpoint(route_.client.peer), flow_endpoint(server_->endpoint));
 }
 
 }  // namespace spliceproxy

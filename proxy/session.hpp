@@ -16,16 +16,18 @@
 // With backends[].proxy_protocol, "connected" first writes the PROXY header
 // (session_proxy_protocol.cpp); one not out by the attempt's connect deadline closes the session.
 //
-// One timer per session, re-armed to the nearest deadline (connect attempt, then idle, or
-// half-closed once one direction ended). A failed channel aborts both sockets with RST, so a
-// reset on one side reaches the other as a reset.
-// Once both sockets are in the worker's EdgePoller, forwarding waits there only: the session
-// takes their descriptors out of Asio (Socket::release) and closes them itself.
+// One timer per session (in the worker's TimerQueue), re-armed to the nearest deadline (connect
+// attempt, then idle, or half-closed once one direction ended). A failed channel aborts both
+// sockets with RST, so a reset on one side reaches the other as a reset.
+// The session owns both descriptors; neither enters Asio's reactor. The backend socket is
+// opened non-blocking and connected without blocking; the worker's EdgePoller says when the
+// connect is done (writable), and SO_ERROR how it went. Each socket joins the poller once and
+// stays in it until the session ends: the connect's wait, the PROXY header's and the channels'
+// are all waits in it.
 // The Worker's registry owns the session; pending handlers hold it alive too; stop() is
 // idempotent.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +38,7 @@
 #include "proxy/base/net.hpp"
 #include "proxy/base/stats.hpp"
 #include "proxy/datapath/splice_channel.hpp"
+#include "proxy/datapath/timer_queue.hpp"
 #include "proxy/datapath/unique_fd.hpp"
 #include "proxy/frontend/admission.hpp"
 #include "proxy/mirror/mirror_tap.hpp"
@@ -65,10 +68,13 @@ struct SessionRoute {
   SessionTls tls = {};
 };
 
-class Session : public std::enable_shared_from_this<Session>, private ChannelObserver {
+class Session : public std::enable_shared_from_this<Session>,
+                private ChannelObserver,
+                private EdgePoller::Waiter {
  public:
-  Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener, Socket client,
-          std::uint64_t id);
+  // `client`: the accepted, non-blocking client socket.
+  Session(Worker& worker, config::ConfigPtr config, const config::Listener& listener,
+          UniqueFd client, std::uint64_t id);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -96,14 +102,19 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   void leave_queue();
   void on_queue_timeout();
   Clock::time_point lifetime_deadline() const;
-  void on_connect(const boost::system::error_code& ec);
+  // Opens the backend socket and connects it: 0 when connected, EINPROGRESS while the
+  // poller waits for the result, else the errno of the failure.
+  int open_backend();
+  void on_connect(int error);
+  // The poller: the connect is done, or the PROXY header may go on.
+  void on_ready(bool writable) override;
   void on_attempt_failed(int error, CloseReason reason);
   void wait_for_descriptor();
   void release_server();
   bool half_closed() const;
   Clock::time_point idle_deadline() const;
   void arm_timer(Clock::time_point deadline);
-  void on_timer(const boost::system::error_code& ec);
+  void on_timer();
   void on_channel_end(SpliceChannel& channel) override;
   CloseReason reason_for_failure(const SpliceChannel& channel) const;
   ChannelMode channel_mode() const;
@@ -114,7 +125,6 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   // The channel's ChannelThrottle under the listener's bandwidth caps; null: uncapped.
   std::unique_ptr<ChannelThrottle> throttle_for(Direction direction);
   void forget_watches();
-  void leave_asio();
   // session_proxy_protocol.cpp: the backend's PROXY protocol header, before any payload.
   void send_proxy_header();
   void write_proxy_header();
@@ -122,9 +132,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   Worker& worker_;
   config::ConfigPtr config_;  // the snapshot this session started with
   const config::Listener& listener_;
-  Socket client_;
-  Socket backend_;
-  boost::asio::steady_timer timer_;
+  UniqueFd client_;
+  UniqueFd backend_;
+  Timer timer_;
   std::uint64_t id_;
   std::string backend_name_;
   SessionRoute route_;
@@ -133,12 +143,9 @@ class Session : public std::enable_shared_from_this<Session>, private ChannelObs
   bool queued_ = false;           // waiting in the backend's queue (the timer runs its timeout)
   Clock::time_point queued_at_{};
   bool waiting_for_descriptor_ = false;     // the timer runs a descriptor pause, not a deadline
-  unsigned attempt_ = 0;                    // numbers connect attempts, to ignore stale completions
   std::unique_ptr<MirrorTap> mirror_;       // chosen at accept; null when not mirrored
   std::vector<std::uint8_t> proxy_header_;  // PROXY protocol header left to write to backend_
-  ChannelWatches socket_watches_;  // {client, backend} in the worker's poller, once forwarding
-  UniqueFd client_fd_;             // client_'s and backend_'s descriptors once out of Asio
-  UniqueFd backend_fd_;
+  ChannelWatches socket_watches_;  // {client, backend} in the worker's poller (0: not in it)
   std::optional<SpliceChannel> to_backend_;
   std::optional<SpliceChannel> to_client_;
   Clock::time_point started_ = Clock::now();

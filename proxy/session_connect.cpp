@@ -1,9 +1,12 @@
 // Session, the backend side: picking a server of the pool, connect attempts with retries on
 // other servers, passive health reports, and the deadlines of a session (see session.hpp).
 // Only connecting is retried: no byte has been forwarded before a connect succeeds.
-#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
-#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "proxy/base/log.hpp"
 #include "proxy/session.hpp"
@@ -42,29 +45,56 @@ void Session::connect_to(ServerRef server) {
   if (!tried_.empty()) worker_.stats().add(Counter::connect_retries_total);
   tried_.push_back(server);
   server_ = std::move(server);
-  const net::Endpoint& endpoint = server_->endpoint;
-  backend_name_ = net::to_string(endpoint);
+  backend_name_ = net::to_string(server_->endpoint);
   worker_.stats().add(Counter::connect_attempts_total);
-  ++attempt_;
   arm_timer(Clock::now() + listener_.timeouts.connect);
-  backend_.async_connect(endpoint, [self = shared_from_this(),
-                                    attempt = attempt_](const boost::system::error_code& ec) {
-    // A completion of an attempt given up on (timed out, socket closed) is not this one's.
-    if (attempt == self->attempt_) self->on_connect(ec);
-  });
+  const int error = open_backend();
+  if (error != EINPROGRESS) on_connect(error);
+}
+
+int Session::open_backend() {
+  const net::Endpoint& endpoint = server_->endpoint;
+  const int family = endpoint.data()->sa_family;
+  backend_.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!backend_) return errno;
+  if (family != AF_UNIX) {  // set before the connect: one call, and the SYN carries nothing
+    const int one = 1;
+    ::setsockopt(backend_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (::connect(backend_.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
+    return 0;
+  // EINTR: the connect goes on without us, as after EINPROGRESS. A Unix socket whose
+  // listener's backlog is full says EAGAIN: refused, as Asio's connect reports it.
+  if (errno != EINPROGRESS && errno != EINTR) return errno;
+  socket_watches_.dst = worker_.poller().add(backend_.get(), /*writable=*/true);
+  if (!socket_watches_.dst) return errno;
+  // An edge already noted is impossible for a socket just added; the wait always registers.
+  worker_.poller().wait(socket_watches_.dst, true, this);
+  return EINPROGRESS;
+}
+
+// The connect finished (the socket is writable, or hung up): SO_ERROR says how. Later, a
+// PROXY header that did not go out at once may go on.
+void Session::on_ready(bool) {
+  if (stopped_) return;
+  const auto self = shared_from_this();  // stop() may drop the registry's reference
+  if (connected_) return write_proxy_header();
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(backend_.get(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  on_connect(error);
 }
 
 // The current attempt was refused, failed or timed out: tell the pool, close the socket
 // (cancelling a pending connect) and try the next server.
 void Session::on_attempt_failed(int error, CloseReason reason) {
   error_ = error;
-  ++attempt_;
+  worker_.poller().remove(std::exchange(socket_watches_.dst, 0));
+  backend_.reset();
   if (error == EMFILE || error == ENFILE) return wait_for_descriptor();
   worker_.stats().add(Counter::connect_failures_total);
   if (route_.pool->failed(server_)) worker_.stats().add(Counter::servers_ejected_total);
   release_server();
-  boost::system::error_code ignored;
-  backend_.close(ignored);
   if (log::enabled(log::Level::debug)) {
     log::debug("session {} connect to {} failed ({}): {}", id_, backend_name_, to_string(reason),
                std::strerror(error));

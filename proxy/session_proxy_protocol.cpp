@@ -17,10 +17,9 @@ namespace spliceproxy {
 // without an IP address (a Unix socket) gets v1 UNKNOWN or v2 PROXY with family UNSPEC.
 void Session::send_proxy_header() {
   namespace pp = proxy_protocol;
-  boost::system::error_code ignored;
   const auto source = to_ip_port(route_.client.peer);
   const auto destination =
-      to_ip_port(route_.client.local ? *route_.client.local : client_.local_endpoint(ignored));
+      to_ip_port(route_.client.local ? *route_.client.local : net::local_endpoint(client_.get()));
   const pp::Version version = route_.pool->backend().proxy_protocol == config::ProxyProtocol::v1
                                   ? pp::Version::v1
                                   : pp::Version::v2;
@@ -33,20 +32,19 @@ void Session::send_proxy_header() {
 
 void Session::write_proxy_header() {
   while (!proxy_header_.empty()) {
-    const ssize_t n = ::send(backend_.native_handle(), proxy_header_.data(), proxy_header_.size(),
+    const ssize_t n = ::send(backend_.get(), proxy_header_.data(), proxy_header_.size(),
                              MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      backend_.async_wait(Socket::wait_write,
-                          [self = shared_from_this()](const boost::system::error_code& ec) {
-                            if (self->stopped_) return;
-                            if (ec) {
-                              self->error_ = ec.value();
-                              return self->stop(CloseReason::backend_error);
-                            }
-                            self->write_proxy_header();
-                          });
-      return;
+      // Room comes as readiness, an error too (the next send reports it); an edge since the
+      // last wait means: try again now.
+      if (!socket_watches_.dst) socket_watches_.dst = worker_.poller().add(backend_.get());
+      if (!socket_watches_.dst) {
+        error_ = errno;
+        return stop(CloseReason::backend_error);
+      }
+      if (worker_.poller().wait(socket_watches_.dst, true, this)) return;
+      continue;
     }
     if (n < 0) {
       error_ = errno;

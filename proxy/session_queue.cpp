@@ -1,8 +1,6 @@
 // Session, waiting for a server: the backend's queue when every server is at its
 // max_connections (timeouts.queue, backends[].max_queued), and the lifetime cap
 // (timeouts.max_lifetime with its jitter). See session.hpp.
-#include <boost/asio/post.hpp>
-
 #include <random>
 
 #include "proxy/session.hpp"
@@ -13,10 +11,9 @@ namespace spliceproxy {
 
 FirstPick Session::pick_first() {
   // The pool calls this with its mutex held, on whichever thread freed the slot: post only.
-  auto wake = [self = shared_from_this(), io = &worker_.io()](ServerRef server) {
-    boost::asio::post(*io, [self, server = std::move(server)]() mutable {
-      self->on_queue_slot(std::move(server));
-    });
+  auto wake = [self = shared_from_this(), worker = &worker_](ServerRef server) {
+    worker->post(
+        [self, server = std::move(server)]() mutable { self->on_queue_slot(std::move(server)); });
   };
   return route_.pool->pick_first(route_.source_key, id_, std::move(wake));
 }

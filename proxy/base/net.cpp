@@ -2,6 +2,7 @@
 #include "proxy/base/net.hpp"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,13 @@
 #include "proxy/base/log.hpp"
 
 namespace spliceproxy::net {
+
+Endpoint local_endpoint(int fd) {
+  sockaddr_storage local{};
+  socklen_t size = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) != 0) return {};
+  return Endpoint(&local, size, local.ss_family == AF_UNIX ? 0 : static_cast<int>(IPPROTO_TCP));
+}
 
 Endpoint to_endpoint(const config::Address& address) {
   if (address.is_unix())

@@ -17,6 +17,9 @@ using Endpoint = boost::asio::generic::stream_protocol::endpoint;
 // the resolution logged. Throws std::runtime_error when a name does not resolve.
 Endpoint to_endpoint(const config::Address& address);
 
+// The address a socket is bound to (getsockname); an empty endpoint when that fails.
+Endpoint local_endpoint(int fd);
+
 // "127.0.0.1:8080", "[::1]:8080", "unix:/path"; "?" for an address family it does not know.
 std::string to_string(const Endpoint& endpoint);
 

@@ -25,9 +25,12 @@ TokenRate ChannelThrottle::byte_rate(std::uint64_t bytes_per_second) {
           .burst = std::max<std::uint64_t>(bytes_per_second / 10, 64 * 1024)};
 }
 
-ChannelThrottle::ChannelThrottle(boost::asio::io_context& io, std::optional<TokenRate> own,
+ChannelThrottle::ChannelThrottle(TimerQueue& timers, std::optional<TokenRate> own,
                                  std::shared_ptr<SharedTokenBucket> shared, Stats& stats)
-    : shared_(std::move(shared)), stats_(stats), timer_(io) {
+    : shared_(std::move(shared)), stats_(stats), timer_(timers, [this] {
+        note_waited();
+        resume_();  // may destroy this throttle: nothing follows
+      }) {
   if (own) own_.emplace(*own, TokenClock::now());
 }
 

@@ -19,15 +19,15 @@
 // rebalance). Reads that race past the shared cap leave it in debt, which the next waits pay.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
 #include "proxy/base/stats.hpp"
 #include "proxy/base/token_bucket.hpp"
+#include "proxy/datapath/timer_queue.hpp"
 
 namespace spliceproxy {
 
@@ -44,7 +44,7 @@ class ChannelThrottle {
 
   // `own`: the session's cap in this direction (nullopt: none); `shared`: the listener's
   // (null: none). At least one is given.
-  ChannelThrottle(boost::asio::io_context& io, std::optional<TokenRate> own,
+  ChannelThrottle(TimerQueue& timers, std::optional<TokenRate> own,
                   std::shared_ptr<SharedTokenBucket> shared, Stats& stats);
 
   // Bytes the next read may take now: 0 when fewer than the minimum grant are held.
@@ -52,16 +52,11 @@ class ChannelThrottle {
   // Counts `bytes` read (from the time allowance() last read the clock).
   void consume(std::size_t bytes);
   // Calls `resume()` once tokens are back (not if cancel() came first). One wait at a time.
-  template <typename Resume>
-  void wait(Resume resume) {
-    timer_.expires_at(refill_at());
+  void wait(std::function<void()> resume) {
+    resume_ = std::move(resume);
+    timer_.arm(refill_at());
     stats_.add(Counter::bandwidth_waits_total);
     waiting_since_ = TokenClock::now();
-    timer_.async_wait([this, resume = std::move(resume)](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: the channel stopped, perhaps is gone
-      note_waited();
-      resume();
-    });
   }
   void cancel() { timer_.cancel(); }
 
@@ -72,7 +67,8 @@ class ChannelThrottle {
   std::optional<TokenBucket> own_;
   std::shared_ptr<SharedTokenBucket> shared_;
   Stats& stats_;
-  boost::asio::steady_timer timer_;
+  std::function<void()> resume_;
+  Timer timer_;  // runs note_waited() and resume_; destroyed (cancelled) with the throttle
   TokenClock::time_point now_{};  // read by allowance(), used by consume()
   TokenClock::time_point waiting_since_{};
 };

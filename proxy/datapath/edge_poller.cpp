@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include "proxy/base/log.hpp"
@@ -13,7 +14,7 @@
 namespace spliceproxy {
 namespace {
 
-// Events taken per reactor round; more stay in the set, which is then readable again.
+// Events taken per round; more stay in the set for the next round.
 constexpr int kBatch = 256;
 
 // What each direction asks the set for; hang-up and error come regardless.
@@ -32,13 +33,30 @@ std::uint32_t slot_of(EdgePoller::Id id) {
 
 }  // namespace
 
-EdgePoller::EdgePoller(boost::asio::io_context& io) : set_(io) {
-  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (fd >= 0) set_.assign(fd);
+EdgePoller::EdgePoller() : set_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (!set_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
 }
 
-EdgePoller::Id EdgePoller::add(int fd) {
-  if (!set_.is_open()) return 0;
+EdgePoller::Id EdgePoller::add(int fd, bool writable) {
+  const Id id = insert(fd, kInterest[0] | (writable ? kInterest[1] : 0) | EPOLLET);
+  if (id == 0) return 0;
+  Slot& s = slots_[slot_of(id)];
+  s.wanted[1] = writable;
+  ++registered_;
+  return id;
+}
+
+EdgePoller::Id EdgePoller::add_own(int fd, Waiter* waiter) {
+  const Id id = insert(fd, EPOLLIN | EPOLLET);
+  if (id == 0) return 0;
+  Slot& s = slots_[slot_of(id)];
+  s.own = true;
+  s.waiter[0] = waiter;
+  return id;
+}
+
+// Takes a free slot and adds `fd` to the set under its id; 0 when the set refuses.
+EdgePoller::Id EdgePoller::insert(int fd, std::uint32_t events) {
   std::uint32_t slot;
   if (free_.empty()) {
     slot = static_cast<std::uint32_t>(slots_.size());
@@ -51,29 +69,26 @@ EdgePoller::Id EdgePoller::add(int fd) {
   Slot& s = slots_[slot];
   const Id id = (static_cast<Id>(s.generation) << 32) | (slot + 1);
   epoll_event event{};
-  event.events = kInterest[0] | EPOLLET;  // writing is asked for by the first writable wait
+  event.events = events;
   event.data.u64 = id;
-  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
+  if (::epoll_ctl(set_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
     free_.push_back(slot);
     return 0;
   }
+  s = Slot{s.generation};
   s.used = true;
   s.fd = fd;
-  s.edge[0] = s.edge[1] = false;
-  s.wanted[0] = true;
-  s.wanted[1] = false;
-  if (registered_++ == 0 && !armed_) arm();
   return id;
 }
 
-void EdgePoller::remove(Id id) {
+void EdgePoller::remove(Id id, bool unregister) {
   Slot* s = find(id);
   if (!s) return;
+  // The loop's own descriptors may outlive this call: they leave the set now.
+  if (unregister || s->own) ::epoll_ctl(set_.get(), EPOLL_CTL_DEL, s->fd, nullptr);
+  if (!s->own) --registered_;
   *s = Slot{s->generation + 1};
   free_.push_back(slot_of(id));
-  // With no socket left, no wait may keep the io_context running (a draining worker stops
-  // when its last session ends).
-  if (--registered_ == 0 && armed_) set_.cancel();
 }
 
 bool EdgePoller::wait(Id id, bool writable, Waiter* waiter) {
@@ -112,30 +127,19 @@ bool EdgePoller::urgent(Id id) const {
   return s && s->urgent;
 }
 
-void EdgePoller::arm() {
-  set_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                  [this](const boost::system::error_code& ec) { on_ready_set(ec); });
-  armed_ = true;
-}
-
-void EdgePoller::on_ready_set(const boost::system::error_code& ec) {
-  armed_ = false;
-  if (!ec) {
-    epoll_event events[kBatch];
-    int n;
-    do {
-      n = ::epoll_wait(set_.native_handle(), events, kBatch, 0);
-    } while (n < 0 && errno == EINTR);
-    for (int i = 0; i < n; ++i)
-      dispatch(events[i].data.u64, events[i].events);
-  }
-  if (registered_ > 0 && !armed_) arm();
+int EdgePoller::poll(int timeout_ms) {
+  epoll_event events[kBatch];
+  const int n = ::epoll_wait(set_.get(), events, kBatch, timeout_ms);
+  for (int i = 0; i < n; ++i)
+    dispatch(events[i].data.u64, events[i].events);
+  return n < 0 ? 0 : n;  // EINTR: the loop comes back at once
 }
 
 // Wakes the socket's reader and writer the event concerns, or notes the edge for the next
 // wait. A waiter may remove this id or others (its session ended), or wait again: every step
 // looks the slot up, and a direction leaves the interest only if nobody waits on it by the end.
 void EdgePoller::dispatch(Id id, std::uint32_t events) {
+  if (Slot* own = find(id); own && own->own) return wake(*own->waiter[0], false);
   bool unwaited[2] = {false, false};
   for (const bool writable : {false, true}) {
     if (!(events & (writable ? kWritable : kReadable))) continue;
@@ -170,7 +174,7 @@ bool EdgePoller::set_interest(Id id, Slot& slot, const bool (&wanted)[2]) noexce
     if (wanted[writable]) event.events |= kInterest[writable];
   }
   event.data.u64 = id;
-  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_MOD, slot.fd, &event) != 0) {
+  if (::epoll_ctl(set_.get(), EPOLL_CTL_MOD, slot.fd, &event) != 0) {
     const int error = errno;
     try {
       log::error("the forwarding poller could not update a socket: {}", std::strerror(error));

@@ -1,13 +1,15 @@
-// EdgePoller: readiness of a worker's forwarding sockets without an epoll_ctl per wait.
+// EdgePoller: the one epoll set a worker blocks in, and readiness of its sockets without an
+// epoll_ctl per wait.
 //
 // Boost.Asio's socket::async_wait re-arms the descriptor (EPOLL_CTL_MOD) on every call, and
 // a Channel waits once per message: for small messages that was one syscall in three. The
 // poller keeps an epoll set of its own, edge-triggered, to which each socket is added once
-// for both directions; a wait then only records who waits. The set's descriptor is one the
-// worker's io_context waits on, so one reactor round serves every socket ready in it, at the
-// cost of one epoll_wait and one epoll_ctl per round instead of one epoll_ctl per wait.
+// for both directions; a wait then only records who waits. The worker's loop blocks in poll()
+// (one epoll_wait per round, with its timers' deadline as the timeout); the loop's own
+// descriptors (Asio's reactor, a wake-up eventfd) are in the same set, with a waiter that is
+// called on each of their edges (add_own).
 //
-//   io_context ──(set readable)──▶ epoll_wait(set) ──▶ per ready socket: wake its reader
+//   worker loop ──▶ poll(timeout): epoll_wait(set) ──▶ per ready socket: wake its reader
 //                                                       and/or writer, else note the edge
 //
 // Edge-triggered is enough with two rules. An edge nobody waited for is remembered, and the
@@ -26,13 +28,13 @@
 // per segment, and a message flow, whose waiters are in place when bytes come, pays nothing.
 // A socket joins for reading only: writing is asked for by its first writable wait.
 //
-// One thread: the worker's. Waiters are called from the io_context, never from wait().
+// One thread: the worker's. Waiters are called from poll(), never from wait().
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <vector>
+
+#include "proxy/datapath/unique_fd.hpp"
 
 namespace spliceproxy {
 
@@ -49,17 +51,30 @@ class EdgePoller {
   // A socket's registration; 0 is never one.
   using Id = std::uint64_t;
 
-  // Returns a poller without a set when epoll_create1 fails; add() then returns 0.
-  explicit EdgePoller(boost::asio::io_context& io);
+  // Throws std::system_error when epoll_create1 fails (a worker cannot run without its set).
+  EdgePoller();
   EdgePoller(const EdgePoller&) = delete;
   EdgePoller& operator=(const EdgePoller&) = delete;
 
-  // Adds a socket (see above for the directions it reports). Returns 0 when the set refuses it: the
-  // caller then waits through Asio. Closing the descriptor takes it out of the set; remove()
-  // must come first (or the id's waiters may still be called).
-  Id add(int fd);
-  // Forgets `id`: its waiters are not called again. 0 is ignored.
-  void remove(Id id);
+  // Adds a socket (see above for the directions it reports; `writable`: writing too, for a
+  // socket whose first wait is for writing, such as a connect). Returns 0 when the set refuses
+  // it (out of kernel memory or watches): the caller gives up on that socket. Closing the
+  // descriptor takes it out of the set; remove() must come first (or the id's waiters may
+  // still be called).
+  Id add(int fd, bool writable = false);
+  // Adds a descriptor of the loop's own, edge-triggered for reading: `waiter` is called (with
+  // writable false) on each edge, until remove(), without waiting again. The waiter takes what
+  // made it readable (reads an eventfd empty; an epoll descriptor's events are taken by its
+  // owner), or no edge follows. 0 when refused.
+  Id add_own(int fd, Waiter* waiter);
+
+  // Blocks until a registered descriptor is ready or `timeout_ms` passed (-1: no limit, 0: do
+  // not block), then wakes the waiters of what is ready. Returns the number of events taken.
+  int poll(int timeout_ms);
+  // Forgets `id`: its waiters are not called again. 0 is ignored. The descriptor stays in the
+  // set until closed, unless `unregister` (one epoll_ctl): needed for a descriptor whose open
+  // file lives on elsewhere (a dup, such as a Unix listener's socket shared by the workers).
+  void remove(Id id, bool unregister = false);
 
   // Registers `waiter` for one wake-up in that direction, once the socket is readable
   // (writable), hung up or in error. Returns false, registering nothing, when an edge in that
@@ -72,12 +87,14 @@ class EdgePoller {
   // Whether the socket's last readable event carried urgent data (EPOLLPRI); no syscall.
   bool urgent(Id id) const;
 
+  // Sockets added with add() and not removed yet.
   std::size_t registered() const { return registered_; }
 
  private:
   struct Slot {
     std::uint32_t generation = 0;
     bool used = false;
+    bool own = false;  // add_own(): waiter[0] is called on every event
     int fd = -1;
     bool wanted[2] = {true, false};          // [writable]: in the set's interest
     bool urgent = false;                     // EPOLLPRI in the last readable event
@@ -87,17 +104,15 @@ class EdgePoller {
 
   Slot* find(Id id);
   const Slot* find(Id id) const;
-  void arm();
-  void on_ready_set(const boost::system::error_code& ec);
+  Id insert(int fd, std::uint32_t events);
   void dispatch(Id id, std::uint32_t events);
   bool set_interest(Id id, Slot& slot, const bool (&wanted)[2]) noexcept;
   static void wake(Waiter& waiter, bool writable) noexcept;
 
-  boost::asio::posix::stream_descriptor set_;
+  UniqueFd set_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   std::size_t registered_ = 0;
-  bool armed_ = false;
 };
 
 }  // namespace spliceproxy

@@ -22,16 +22,14 @@ constexpr std::size_t kNoCap = ~std::size_t{0};  // an uncapped read
 
 }  // namespace
 
-SpliceChannel::SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
+SpliceChannel::SpliceChannel(int src, int dst, Direction direction, ChannelMode mode,
                              ChannelContext context, ChannelWatches watches)
-    : src_(src),
-      dst_(dst),
-      src_fd_(src.native_handle()),
-      dst_fd_(dst.native_handle()),
+    : src_fd_(src),
+      dst_fd_(dst),
       direction_(direction),
       mode_(mode),
       context_(std::move(context)),
-      watches_(context_.poller && watches.src && watches.dst ? watches : ChannelWatches{}),
+      watches_(watches),
       tap_(context_.tap && context_.tap->mirrors(static_cast<unsigned>(direction)) ? context_.tap
                                                                                    : nullptr) {}
 
@@ -70,7 +68,7 @@ void SpliceChannel::pump() {
           // With bytes buffered, EAGAIN may mean the pipe is out of slots rather than the
           // socket being empty (SPLICE-NOTES): drain below, then read again.
           if (buffered() == 0) {
-            if (wait(src_, false)) return;
+            if (wait(false)) return;
             continue;  // an edge came meanwhile: read again
           }
           break;
@@ -97,20 +95,20 @@ void SpliceChannel::pump() {
     // came since the last one, while the sender, whose window that read opens, keeps sending:
     // its segments then reach the source while the read holds it, and the kernel processes
     // them in our context. Waiting, the next read takes a full buffer in one call. Room that
-    // comes before the wait is not lost: Asio re-arms with epoll_ctl, which checks readiness;
-    // the poller notes the edge, or checks readiness when it adds writing back to its interest.
+    // comes before the wait is not lost: the poller notes the edge, or checks readiness when it
+    // adds writing back to its interest.
     if ((out.status == Status::would_block || destination_full) && buffered() > 0) {
-      if (wait(dst_, true)) return;
+      if (wait(true)) return;
       continue;
     }
     if (out.status != Status::progress && out.status != Status::would_block)
       return fail(Side::destination, out);
     if (src_eof_ && buffered() == 0) return finish();
     // The last read was a small message that left the socket empty: rather than read again
-    // for an EAGAIN, wait. Bytes that arrived meanwhile complete the wait at once (Asio
-    // re-arms the descriptor; the poller remembers the edge).
+    // for an EAGAIN, wait. Bytes that arrived meanwhile complete the wait at once (the poller
+    // remembers the edge).
     if (source_drained_ && buffered() == 0) {
-      if (wait(src_, false)) return;
+      if (wait(false)) return;
       continue;
     }
     if (!moved) return;
@@ -139,20 +137,18 @@ splice_io::Result SpliceChannel::fill_pipe(std::size_t cap) {
   }
   const std::size_t wanted = std::min(room(), cap);
   const splice_io::Result r = splice_io::splice_move(src_fd_, pipe_->write_fd(), wanted);
-  // A short splice may have stopped at the pipe's slot limit: only Asio's wait, which re-arms
-  // the descriptor, may follow it without an EAGAIN first (see edge_poller.hpp).
-  note_read(r, wanted, !watches_.src);
+  // A short splice may have stopped at the pipe's slot limit: it proves nothing about the
+  // socket, so no wait follows it without an EAGAIN first (see edge_poller.hpp).
+  note_read(r, wanted, false);
   if (r.status == Status::progress) {
     bytes_in_pipe_ += r.bytes;
     if (tap_) tap_->tee(static_cast<unsigned>(direction_), pipe_->read_fd(), r.bytes);
   }
   // Splice stops short of a TCP urgent mark and says EAGAIN although bytes follow; recv reads
-  // past it (the urgent byte itself is not forwarded). With the poller, only a socket whose
-  // last event carried EPOLLPRI is asked; through Asio, whose wait would report it ready at
-  // once, every EAGAIN is.
+  // past it (the urgent byte itself is not forwarded). Only a socket whose last event carried
+  // EPOLLPRI is asked.
   if (r.status == Status::would_block && bytes_in_pipe_ == 0 &&
-      (!watches_.src || context_.poller->urgent(watches_.src)) &&
-      splice_io::at_urgent_mark(src_fd_)) {
+      context_.poller.urgent(watches_.src) && splice_io::at_urgent_mark(src_fd_)) {
     return fill_buffer(cap);
   }
   return r;
@@ -265,18 +261,10 @@ void SpliceChannel::release_pipe() {
 
 // Starts a wait; returns false when the socket turned out ready already (the poller saw an
 // edge since the last wait), for the caller to try again.
-bool SpliceChannel::wait(Socket& socket, bool writable) {
+bool SpliceChannel::wait(bool writable) {
   if (!writable) go_idle();
-  if (watches_.src) {
-    if (!context_.poller->wait(writable ? watches_.dst : watches_.src, writable, this))
-      return false;
-    waiting_ = true;
-    return true;
-  }
+  if (!context_.poller.wait(writable ? watches_.dst : watches_.src, writable, this)) return false;
   waiting_ = true;
-  socket.async_wait(writable ? Socket::wait_write : Socket::wait_read,
-                    [this, writable, owner = context_.owner.lock()](
-                        const boost::system::error_code& ec) { on_wait(writable, ec); });
   return true;
 }
 
@@ -294,36 +282,24 @@ void SpliceChannel::go_idle() {
 void SpliceChannel::wait_for_tokens() {
   go_idle();
   waiting_ = true;
-  throttle_->wait([this, owner = context_.owner.lock()] {
-    waiting_ = false;
-    if (state_ == State::running) pump();
-  });
+  throttle_->wait([this] { on_ready(false); });
 }
 
-void SpliceChannel::on_wait(bool writable, const boost::system::error_code& ec) {
-  waiting_ = false;
-  if (state_ != State::running) return;
-  if (ec == boost::asio::error::operation_aborted) return;
-  if (ec) {
-    return fail(writable ? Side::destination : Side::source, {0, Status::error, ec.value()});
-  }
-  pump();
-}
-
-// From the poller: errors and hang-ups come as readiness, the next syscall reports them.
-void SpliceChannel::on_ready(bool writable) {
+// From the poller (errors and hang-ups come as readiness: the next syscall reports them), or
+// from the throttle's timer.
+void SpliceChannel::on_ready(bool /*writable*/) {
   const auto owner = context_.owner.lock();  // the session outlives this call
   if (!owner) return;
-  on_wait(writable, {});
+  waiting_ = false;
+  if (state_ == State::running) pump();
 }
 
-// A poller wait pending on a channel that stops or goes away is withdrawn; an Asio wait
-// completes as a no-op once the socket closes.
+// A wait pending on a channel that stops or goes away is withdrawn.
 void SpliceChannel::cancel_wait() {
   if (throttle_) throttle_->cancel();
-  if (!watches_.src || !waiting_) return;
-  context_.poller->cancel(watches_.src, false, this);
-  context_.poller->cancel(watches_.dst, true, this);
+  if (!waiting_) return;
+  context_.poller.cancel(watches_.src, false, this);
+  context_.poller.cancel(watches_.dst, true, this);
 }
 
 void SpliceChannel::finish() {

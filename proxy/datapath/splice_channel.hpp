@@ -21,10 +21,10 @@
 //   src EOF + buffer empty ──▶ shutdown(dst, SHUT_WR) ──▶ done
 //   error on either side   ──▶ failed (the Session aborts both directions)
 //
-// The channel tries the syscall first and waits on the reactor only after EAGAIN, with at
-// most one wait pending (readable while the buffer is empty, writable while it is not). It
-// waits through the worker's EdgePoller (no syscall per wait) when both sockets are in its set,
-// else through Asio's async_wait. A short write counts as EAGAIN (the destination is full: the
+// The channel tries the syscall first and waits only after EAGAIN, with at most one wait
+// pending (readable while the buffer is empty, writable while it is not). It waits through
+// the worker's EdgePoller (no syscall per wait), in whose set both sockets are. A short write
+// counts as EAGAIN (the destination is full: the
 // channel waits for room without reading on, so that its next read takes a full buffer), and
 // so does a short recv of a small message (the socket is drained).
 // A splice that stops at a TCP urgent mark reads on with one recv (the urgent byte is dropped).
@@ -82,10 +82,10 @@ struct ChannelContext {
   // The worker's scratch buffer for copy-path reads (see above); non-empty, shared by all
   // channels of the worker's thread.
   std::span<std::byte> scratch;
-  EdgePoller* poller = nullptr;  // the worker's; null: wait through Asio
+  EdgePoller& poller;  // the worker's: the sockets' readiness
 };
 
-// A channel's two sockets in the context's poller (0: not in it).
+// A channel's two sockets in the context's poller.
 struct ChannelWatches {
   EdgePoller::Id src = 0;
   EdgePoller::Id dst = 0;
@@ -103,8 +103,9 @@ class SpliceChannel : private EdgePoller::Waiter {
   // Mode adaptive: small reads (no large one between) after which a bulk flow copies again.
   static constexpr unsigned kSmallReadsToCopy = 4;
 
-  SpliceChannel(Socket& src, Socket& dst, Direction direction, ChannelMode mode,
-                ChannelContext context, ChannelWatches watches = {});
+  // `src`, `dst`: non-blocking sockets the caller owns, added to the poller as `watches`.
+  SpliceChannel(int src, int dst, Direction direction, ChannelMode mode, ChannelContext context,
+                ChannelWatches watches);
   ~SpliceChannel();
   SpliceChannel(const SpliceChannel&) = delete;
   SpliceChannel& operator=(const SpliceChannel&) = delete;
@@ -144,19 +145,14 @@ class SpliceChannel : private EdgePoller::Waiter {
   std::size_t room() const;
   bool fall_back_to_copy();
   void release_pipe();
-  bool wait(Socket& socket, bool writable);
+  bool wait(bool writable);
   void go_idle();
   void wait_for_tokens();
-  void on_wait(bool writable, const boost::system::error_code& ec);
   void on_ready(bool writable) override;
   void cancel_wait();
   void finish();
   void fail(Side side, const splice_io::Result& result);
 
-  Socket& src_;  // for Asio's waits; without watches only
-  Socket& dst_;
-  // The sockets' descriptors, taken at construction: with watches, the session may take the
-  // sockets out of Asio (Socket::release) and own the descriptors itself.
   int src_fd_;
   int dst_fd_;
   Direction direction_;

@@ -80,6 +80,13 @@ bool at_urgent_mark(int fd) {
   return ::ioctl(fd, SIOCATMARK, &at_mark) == 0 && at_mark != 0;
 }
 
+void close_with_reset(UniqueFd& socket) {
+  if (!socket) return;
+  const ::linger abort{.l_onoff = 1, .l_linger = 0};
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  socket.reset();
+}
+
 void inject_fault(unsigned nth, int error) {
   fault_plan.countdown = nth;
   fault_plan.error = error;

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <span>
 
+#include "proxy/datapath/unique_fd.hpp"
+
 namespace spliceproxy::splice_io {
 
 enum class Status {
@@ -40,6 +42,9 @@ Result write_some(int fd, std::span<const std::byte> data);
 // Whether the next byte to read from TCP socket `fd` is an urgent byte (ioctl SIOCATMARK);
 // false on error and for sockets without urgent data. Not one of the calls counted below.
 bool at_urgent_mark(int fd);
+
+// Closes a socket so that its peer sees an abort (RST: SO_LINGER 0, then close).
+void close_with_reset(UniqueFd& socket);
 
 // Test hook: the `nth` call (1 = the next one) made through this layer on the calling thread
 // fails with `error` without reaching the kernel. `nth == 0` disarms it.

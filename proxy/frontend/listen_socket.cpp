@@ -2,6 +2,8 @@
 #include "proxy/frontend/listen_socket.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,9 +47,10 @@ void remove_stale_socket_file(const config::Listener& listener) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) refuse("is stale but cannot be removed");
 }
 
-// One bound, listening socket at `endpoint`.
+// One bound, listening socket at `endpoint`, non-blocking (its worker accepts until EAGAIN).
 UniqueFd bind_one(const config::Listener& listener, const net::Endpoint& endpoint) {
-  UniqueFd fd(::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(
+      ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) fail(listener, "open", errno);
   int rc = 0;
   if (listener.listen.is_unix()) {
@@ -64,6 +67,10 @@ UniqueFd bind_one(const config::Listener& listener, const net::Endpoint& endpoin
       fail(listener, "set SO_REUSEADDR on", errno);
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
       fail(listener, "set SO_REUSEPORT on", errno);
+    // No Nagle delay on small request/response messages: accepted sockets inherit the option
+    // (Linux copies it into each new connection), so no client costs a setsockopt of its own.
+    if (::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+      fail(listener, "set TCP_NODELAY on", errno);
     if (::bind(fd.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0)
       fail(listener, "bind", errno);
   }

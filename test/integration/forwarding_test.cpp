@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,6 +75,37 @@ TEST_P(ForwardingTest, HundredConcurrentConnectionsOfRandomSizesArriveIntact) {
   const SortedDigests digests = sorted_digests(clients, servers);
   EXPECT_EQ(digests.received, digests.sent)
       << "the backend must see exactly the streams the clients sent";
+}
+
+// busy_poll: the worker polls without blocking for a while after each round with events. The
+// bytes are the same; once traffic stops the polling stops too (the worker blocks again).
+TEST_P(ForwardingTest, BusyPollingForwardsIntactAndStopsWhenIdle) {
+  constexpr int kConnections = 20;
+  TestBackend backend(BackendBehavior::echo());
+  proxy_ = std::make_unique<ProxyProcess>(
+      "busy_poll: 2ms\n" + proxy_yaml(GetParam(), {{.backend_port = backend.port()}}));
+  std::vector<ClientPlan> plans;
+  for (int i = 0; i < kConnections; ++i)
+    plans.push_back({.send_bytes = (64 * kKiB) << (i % 6),
+                     .send_seed = 500u + static_cast<unsigned>(i),
+                     .max_chunk = 64u << (i % 8)});
+  const auto deadline = Clock::now() + 120s;
+  const auto clients = run_clients(proxy_->port(), plans, deadline);
+  for (int i = 0; i < kConnections; ++i) {
+    const ClientResult& client = clients[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(client.complete()) << "connection " << i << ": " << client.describe();
+    EXPECT_EQ(client.bytes_received, plans[static_cast<std::size_t>(i)].send_bytes);
+    EXPECT_EQ(client.received_sha256, client.sent_sha256) << "connection " << i;
+  }
+  // Idle: a worker that kept polling would use about all of the window.
+  const auto cpu_before = proxy_->cpu_time();
+  const auto window_start = Clock::now();
+  std::this_thread::sleep_for(1500ms);  // the measurement window, not a wait for an event
+  const auto window =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - window_start);
+  const auto cpu = proxy_->cpu_time() - cpu_before;
+  EXPECT_LT(cpu, window * 3 / 10) << "the idle proxy kept polling: " << cpu.count()
+                                  << " ms of CPU in " << window.count() << " ms";
 }
 
 TEST_P(ForwardingTest, ClientHalfCloseStillReceivesFullReply) {

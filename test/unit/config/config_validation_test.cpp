@@ -68,8 +68,8 @@ TEST(ConfigValidation, StrayCommaIsASyntaxErrorNotAHang) {
 TEST(ConfigValidation, UnknownTopLevelKeyListsTheKnownKeys) {
   const ConfigError e = error_of("colour: red\n" + std::string(kMinimal));
   EXPECT_EQ(std::string(e.what()),
-            "test.yaml:1:1: unknown key 'colour', expected one of: workers, drain_timeout, log, "
-            "admin, splice, resolve, listeners, backends, mirrors");
+            "test.yaml:1:1: unknown key 'colour', expected one of: workers, busy_poll, "
+            "drain_timeout, log, admin, splice, resolve, listeners, backends, mirrors");
 }
 
 TEST(ConfigValidation, UnknownTopLevelKeySuggestsClosestName) {

@@ -156,5 +156,24 @@ TEST(ConfigValues, LongValueIsShortenedInTheMessage) {
       << e.what();
 }
 
+TEST(ConfigValues, BusyPollTakesMicrosecondsOrADurationUpTo10ms) {
+  const auto busy_poll = [](const std::string& value) {
+    return load_config_string("busy_poll: " + value + "\n" + kMinimal, "test.yaml").busy_poll;
+  };
+  EXPECT_EQ(load_config_string(kMinimal, "test.yaml").busy_poll.count(), 0) << "off by default";
+  EXPECT_EQ(busy_poll("50us").count(), 50);
+  EXPECT_EQ(busy_poll("0us").count(), 0);
+  EXPECT_EQ(busy_poll("2ms").count(), 2000);
+  EXPECT_EQ(busy_poll("10000us").count(), 10000);
+  for (const char* bad : {"11ms", "10001us", "us", "5", "-5us", "fast"}) {
+    const ConfigError e = error_of("busy_poll: " + std::string(bad) + "\n" + kMinimal);
+    EXPECT_EQ(std::string(e.what()),
+              "test.yaml:1:12: busy_poll: expected a duration from 0us "
+              "to 10ms (\"50us\", \"1ms\"), got \"" +
+                  std::string(bad) + "\"")
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace spliceproxy::config

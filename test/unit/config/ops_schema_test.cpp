@@ -52,11 +52,11 @@ TEST(OpsSchema, ToJsonKeepsNumbersAndQuotedStringsApart) {
   Config config = load_config_string(test::kFull, "full.yaml");
   config.listeners[0].name = "we\"b";
   const std::string json = to_json(config);
-  EXPECT_EQ(
-      json.rfind("{\"workers\":4,\"drain_timeout\":\"0ms\",\"log\":{\"level\":\"debug\",\"access\":"
-                 "\"/var/log/spliceproxy/access.log\"},\"admin\":{\"listen\":\"[::1]:9902\"}",
-                 0),
-      0u)
+  EXPECT_EQ(json.rfind("{\"workers\":4,\"busy_poll\":\"0us\",\"drain_timeout\":\"0ms\",\"log\":{"
+                       "\"level\":\"debug\",\"access\":"
+                       "\"/var/log/spliceproxy/access.log\"},\"admin\":{\"listen\":\"[::1]:9902\"}",
+                       0),
+            0u)
       << json;
   EXPECT_NE(json.find("\"name\":\"we\\\"b\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"max_connect_attempts\":3"), std::string::npos) << json;

@@ -1,8 +1,10 @@
-// EdgePoller over real socketpairs: who gets woken, which edges are remembered, and that an
-// empty poller lets its io_context run out.
+// EdgePoller over real socketpairs: who gets woken, which edges are remembered, and the loop's
+// own level-triggered descriptors.
 #include "proxy/datapath/edge_poller.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -33,18 +35,18 @@ class EdgePollerTest : public ::testing::Test {
     settle();
   }
 
-  // Runs every handler that is ready now, the poller's rounds included.
+  // Takes every event that is ready now, without blocking.
   void settle() {
-    for (int i = 0; i < 10 && io_.poll() > 0; ++i) {
+    for (int i = 0; i < 10 && poller_.poll(0) > 0; ++i) {
     }
   }
 
-  // Runs the reactor until `done` holds or 10 s passed.
+  // Polls until `done` holds or 10 s passed.
   template <typename Predicate>
   bool run_until(Predicate done) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!done() && std::chrono::steady_clock::now() < deadline)
-      io_.run_one_for(100ms);
+      poller_.poll(100);
     return done();
   }
 
@@ -56,8 +58,7 @@ class EdgePollerTest : public ::testing::Test {
     }
   }
 
-  boost::asio::io_context io_;
-  EdgePoller poller_{io_};
+  EdgePoller poller_;
   UniqueFd ours_;
   UniqueFd peer_;
   EdgePoller::Id id_ = 0;
@@ -89,7 +90,7 @@ TEST_F(EdgePollerTest, DirectionNobodyWaitsForStopsWakingTheReactor) {
   peer_sends();
   settle();  // nobody waits: the edge is noted, and reading leaves the set's interest
   peer_sends();
-  EXPECT_EQ(io_.poll(), 0u) << "bytes nobody waits for must not wake the worker again";
+  EXPECT_EQ(poller_.poll(0), 0) << "bytes nobody waits for must not wake the worker again";
   EXPECT_FALSE(poller_.wait(id_, false, &waiter_)) << "the first edge is still noted";
 }
 
@@ -167,11 +168,48 @@ TEST_F(EdgePollerTest, WritableWaiterIsWokenWhenRoomComesBack) {
   EXPECT_EQ(waiter_.readable, 0);
 }
 
-TEST_F(EdgePollerTest, IoContextRunsOutOnceTheLastSocketIsRemoved) {
-  poller_.remove(id_);
-  // Nothing else keeps the io_context busy: run() returns for want of work, not the limit.
-  io_.run_for(30s);
-  EXPECT_TRUE(io_.stopped());
+TEST_F(EdgePollerTest, OwnDescriptorsWaiterIsCalledOnEachEdgeWithoutWaiting) {
+  UniqueFd event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_TRUE(event);
+  Wakeups loop;
+  const EdgePoller::Id own = poller_.add_own(event.get(), &loop);
+  ASSERT_NE(own, 0u);
+  EXPECT_EQ(poller_.registered(), 1u) << "the loop's own descriptors are not sockets";
+  const std::uint64_t one = 1;
+  ASSERT_EQ(::write(event.get(), &one, sizeof one), 8);
+  EXPECT_EQ(poller_.poll(0), 1);
+  EXPECT_EQ(poller_.poll(0), 0) << "one edge, one call";
+  ASSERT_EQ(::write(event.get(), &one, sizeof one), 8);
+  EXPECT_EQ(poller_.poll(0), 1) << "the next edge calls it again, with no wait in between";
+  EXPECT_EQ(loop.readable, 2);
+  ASSERT_EQ(::write(event.get(), &one, sizeof one), 8);
+  poller_.remove(own);
+  EXPECT_EQ(poller_.poll(0), 0) << "a removed descriptor leaves the set";
+  EXPECT_EQ(loop.readable, 2);
+}
+
+TEST_F(EdgePollerTest, UnregisterTakesADescriptorWhoseFileLivesOnOutOfTheSet) {
+  drain_ours();
+  UniqueFd copy(::dup(ours_.get()));  // as a Unix listener's socket, dup'ed to each worker
+  ASSERT_TRUE(copy);
+  const EdgePoller::Id shared = poller_.add(copy.get());
+  ASSERT_NE(shared, 0u);
+  poller_.remove(id_);  // the fixture's registration of the same file
+  poller_.remove(shared, /*unregister=*/true);
+  copy.reset();
+  peer_sends();
+  EXPECT_EQ(poller_.poll(0), 1) << "merely removed, the first registration still reports";
+  EXPECT_EQ(poller_.poll(0), 0);
+  EXPECT_EQ(poller_.registered(), 0u);
+}
+
+TEST_F(EdgePollerTest, PollBlocksNoLongerThanItsTimeout) {
+  drain_ours();
+  ASSERT_TRUE(poller_.wait(id_, false, &waiter_));
+  EXPECT_EQ(poller_.poll(1), 0) << "nothing is ready: the wait ends with its timeout";
+  peer_sends();
+  EXPECT_EQ(poller_.poll(10'000), 1) << "a ready socket ends the wait";
+  EXPECT_EQ(waiter_.readable, 1);
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <cstring>
 #include <random>
@@ -102,15 +101,14 @@ std::vector<std::byte> read_to_eof(int fd) {
   }
 }
 
-// A channel's mode, and whether it waits through an EdgePoller (else through Asio).
+// A channel's mode.
 struct ChannelParam {
   ChannelMode mode;
-  bool poller;
 };
 
 class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected ChannelObserver {
  protected:
-  ChannelTest() : src_(io_), dst_(io_) {
+  ChannelTest() {
     std::signal(SIGPIPE, SIG_IGN);
     int a[2];
     int b[2];
@@ -118,11 +116,10 @@ class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected Cha
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b), 0);
     feed_.reset(a[0]);
     drain_.reset(b[1]);
-    const boost::asio::generic::stream_protocol unix_stream(AF_UNIX, 0);
-    src_.assign(unix_stream, a[1]);
-    dst_.assign(unix_stream, b[0]);
-    src_.native_non_blocking(true);
-    dst_.native_non_blocking(true);
+    src_.reset(a[1]);
+    dst_.reset(b[0]);
+    ::fcntl(src_.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(dst_.get(), F_SETFL, O_NONBLOCK);
   }
 
   ~ChannelTest() override {
@@ -134,24 +131,21 @@ class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected Cha
 
   SpliceChannel& make_channel(std::size_t pipe_size = 1024 * 1024, MirrorTap* tap = nullptr) {
     pipes_.emplace(pipe_size, 4, stats_);
-    ChannelWatches watches;
-    if (GetParam().poller) {
-      watches = {poller_.add(src_.native_handle()), poller_.add(dst_.native_handle())};
-      EXPECT_NE(watches.src, 0u);
-      EXPECT_NE(watches.dst, 0u);
-    }
-    channel_.emplace(src_, dst_, Direction::client_to_backend, GetParam().mode,
-                     ChannelContext{*pipes_, stats_, *this, owner_, tap, scratch_, &poller_},
+    const ChannelWatches watches{poller_.add(src_.get()), poller_.add(dst_.get())};
+    EXPECT_NE(watches.src, 0u);
+    EXPECT_NE(watches.dst, 0u);
+    channel_.emplace(src_.get(), dst_.get(), Direction::client_to_backend, GetParam().mode,
+                     ChannelContext{*pipes_, stats_, *this, owner_, tap, scratch_, poller_},
                      watches);
     return *channel_;
   }
 
-  // Runs the reactor until `done` holds or the deadline passes; returns `done()`.
+  // Polls until `done` holds or the deadline passes; returns `done()`.
   template <typename Predicate>
   bool run_until(Predicate done, std::chrono::seconds limit = 30s) {
     const auto deadline = Clock::now() + limit;
     while (!done() && Clock::now() < deadline)
-      io_.run_one_for(100ms);
+      poller_.poll(100);
     return done();
   }
 
@@ -160,7 +154,7 @@ class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected Cha
   // concurrent writer, what the channel does next is determined.
   std::size_t queue_more_than_fits(const std::vector<std::byte>& data) {
     const int small = 4096;
-    EXPECT_EQ(::setsockopt(dst_.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    EXPECT_EQ(::setsockopt(dst_.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
     ::fcntl(feed_.get(), F_SETFL, O_NONBLOCK);
     std::size_t queued = 0;
     for (ssize_t n; (n = ::send(feed_.get(), data.data() + queued, data.size() - queued, 0)) > 0;)
@@ -201,10 +195,9 @@ class ChannelTest : public ::testing::TestWithParam<ChannelParam>, protected Cha
     return received;
   }
 
-  boost::asio::io_context io_;
-  EdgePoller poller_{io_};
-  Socket src_;
-  Socket dst_;
+  EdgePoller poller_;
+  UniqueFd src_;  // the channel's source and destination, non-blocking
+  UniqueFd dst_;
   UniqueFd feed_;   // the test writes the source's bytes here
   UniqueFd drain_;  // the test reads the destination's bytes here
   Stats stats_;
@@ -262,9 +255,9 @@ TEST_P(ChannelTest, SmallMessageCostsOneReadAndOneWriteThenAWait) {
   const unsigned long before = splice_io::calls_made();
   channel.start();
   // A short, small recv drained the socket: no third call to hear EAGAIN, just a wait. A short
-  // splice proves less (the pipe may have run out of slots): the poller, which does not
-  // re-arm, waits only after EAGAIN.
-  const bool eagain_first = GetParam().mode == ChannelMode::splice && GetParam().poller;
+  // splice proves less (the pipe may have run out of slots): the channel waits only after
+  // EAGAIN.
+  const bool eagain_first = GetParam().mode == ChannelMode::splice;
   EXPECT_EQ(splice_io::calls_made() - before, eagain_first ? 3u : 2u);
   std::string got(5, '\0');
   ASSERT_EQ(::recv(drain_.get(), got.data(), got.size(), MSG_WAITALL), 5);
@@ -279,11 +272,11 @@ TEST_P(ChannelTest, StopsReadingWhileDestinationIsFullAndDoesNotSpin) {
   const auto data = random_bytes(4 * 1024 * 1024, 3);
   const std::size_t queued = queue_more_than_fits(data);
   channel.start();
-  while (io_.poll() > 0) {
+  while (poller_.poll(0) > 0) {
   }
   // Parked on a writability wait: polling again runs nothing and makes no syscall.
   const unsigned long calls = splice_io::calls_made();
-  EXPECT_EQ(io_.poll(), 0u);
+  EXPECT_EQ(poller_.poll(0), 0);
   EXPECT_EQ(splice_io::calls_made(), calls);
   EXPECT_EQ(channel.state(), SpliceChannel::State::running);
   EXPECT_LT(channel.bytes_forwarded(), queued);
@@ -553,14 +546,13 @@ std::string param_name(const ::testing::TestParamInfo<ChannelParam>& info) {
       name = "adaptive";
       break;
   }
-  return name + (info.param.poller ? "_poller" : "_asio");
+  return name;
 }
 
 std::vector<ChannelParam> params(std::initializer_list<ChannelMode> modes) {
   std::vector<ChannelParam> out;
   for (ChannelMode mode : modes)
-    for (bool poller : {false, true})
-      out.push_back({mode, poller});
+    out.push_back({mode});
   return out;
 }
 
