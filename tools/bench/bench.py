@@ -179,6 +179,15 @@ def cpu_ticks(pids):
     return total
 
 
+def with_proxy_cpu(c, action):
+    """Runs action(); returns its result, the CPU seconds c's processes spent meanwhile (None
+    for direct, which has none) and the wall seconds it took."""
+    t0, w0 = cpu_ticks(c.pids()), time.time()
+    result = action()
+    t1, w1 = cpu_ticks(c.pids()), time.time()
+    return result, (t1 - t0) / CLK_TCK if c.kind != "direct" else None, w1 - w0
+
+
 def rss_and_fds(pids):
     """Sum of VmRSS (KiB) and open descriptors over pids and their live descendants."""
     rss = fds = 0
@@ -363,17 +372,15 @@ def run_loadgen(c, mode, conns, seconds, size=64, warmup=None):
     argv = [os.path.join(BIN, "loadgen"), mode, f"{HOST}:{c.port('echo')}", "--conns",
             str(conns), "--size", str(size), "--seconds", str(seconds), "--warmup", str(warmup)]
     try:
-        t0, w0 = cpu_ticks(c.pids()), time.time()
-        r = subprocess.run(LOAD_CPUS + argv, capture_output=True, text=True,
-                           timeout=seconds + warmup + 150)
-        t1, w1 = cpu_ticks(c.pids()), time.time()
+        r, cpu_s, wall_s = with_proxy_cpu(c, lambda: subprocess.run(
+            LOAD_CPUS + argv, capture_output=True, text=True, timeout=seconds + warmup + 150))
         d = json.loads(r.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
         return {"error": f"loadgen: {e}"}
     if d["requests"] == 0:
         return {"error": f"no completed requests ({d['errors']} errors)"}
     # The proxy's CPU over the whole run (warm-up included), in cores: 1.0 is one core busy.
-    d["proxy_cores"] = (t1 - t0) / CLK_TCK / (w1 - w0) if c.kind != "direct" else None
+    d["proxy_cores"] = cpu_s / wall_s if cpu_s is not None else None
     # Its CPU per request (per connection in connrate): cores over the rate. The warm-up runs
     # the same load, so the two spans agree. When the load generator, not the proxy, sets the
     # rate, this still tells the proxies apart.
@@ -442,6 +449,44 @@ def strace_counts(c, work, action):
     return counts, result
 
 
+# ------------------------------------------------------------------ runs
+LOADGEN_KEYS = ("rps", "p50_us", "p99_us", "proxy_cores", "proxy_us_per_op")
+
+
+def live(c):
+    """True while c runs; logs that it is skipped when not."""
+    if c.alive():
+        return True
+    log(f"{c.name} is no longer running: skipped")
+    return False
+
+
+def interleaved(contenders, label, measure, describe, pause=0):
+    """Runs measure(c) RUNS times for every contender, taking turns (A B C ... A B C ...) so
+    that a burst of load from elsewhere hits them all, with pause seconds after each round.
+    Returns {name: [result per run]}; a result is a dict, with "error" when that run failed,
+    and describe(result) is what the log says of the others."""
+    raw = {c.name: [] for c in contenders}
+    for run in range(RUNS):
+        for c in contenders:
+            r = measure(c) if live(c) else {"error": "not running"}
+            raw[c.name].append(r)
+            log(f"{label} run {run + 1} {c.name}: "
+                + (r["error"] if "error" in r else describe(r)))
+        time.sleep(pause)
+    return raw
+
+
+def summarize(raw, keys):
+    """{name: {key: median (min-max) over the runs} | {"raw": runs}} of interleaved()'s."""
+    return {n: {k: med_range([r.get(k) for r in rs]) for k in keys} | {"raw": rs}
+            for n, rs in raw.items()}
+
+
+def describe_loadgen(r):
+    return f"{r['rps']:.0f} req/s p50 {r['p50_us']} p99 {r['p99_us']} us"
+
+
 # ------------------------------------------------------------------ report
 def med_range(xs):
     xs = [x for x in xs if x is not None]
@@ -456,6 +501,11 @@ def fmt(v, digits=2):
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     return f"{v:.{digits}f}"
+
+
+def medians(rows, names, key):
+    """{name: median of rows[name][key]} for the names that have a row."""
+    return {n: (rows[n].get(key) or {}).get("median") for n in names if n in rows}
 
 
 def cell(mr, digits=2):
@@ -496,10 +546,9 @@ def report(results, meta):
             "| CPU × best anchor | machine CPU-s/GiB | machine × best anchor |")
         add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for sc, rows in results["bulk"].items():
-            thr = {n: (rows[n]["gbit"] or {}).get("median") for n in names if n in rows}
-            cpu = {n: (rows[n]["cpu_s_per_gib"] or {}).get("median") for n in names if n in rows}
-            machine = {n: (rows[n].get("machine_cpu_s_per_gib") or {}).get("median")
-                       for n in names if n in rows}
+            thr = medians(rows, names, "gbit")
+            cpu = medians(rows, names, "cpu_s_per_gib")
+            machine = medians(rows, names, "machine_cpu_s_per_gib")
             for n in names:
                 if n not in rows:
                     continue
@@ -523,9 +572,8 @@ def report(results, meta):
         add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for key, rows in results["rr"].items():
             size, conns = key.split("/")
-            rps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
-            cost = {n: (rows[n].get("proxy_us_per_op") or {}).get("median")
-                    for n in names if n in rows}
+            rps = medians(rows, names, "rps")
+            cost = medians(rows, names, "proxy_us_per_op")
             for n in names:
                 if n not in rows:
                     continue
@@ -548,9 +596,8 @@ def report(results, meta):
         add("| contender | conn/s | × direct | × best anchor | p50 µs | p99 µs | proxy cores "
             "| proxy µs/conn | µs/conn × best anchor |")
         add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        cps = {n: (rows[n]["rps"] or {}).get("median") for n in names if n in rows}
-        cost = {n: (rows[n].get("proxy_us_per_op") or {}).get("median")
-                for n in names if n in rows}
+        cps = medians(rows, names, "rps")
+        cost = medians(rows, names, "proxy_us_per_op")
         for n in names:
             if n not in rows:
                 continue
@@ -620,18 +667,13 @@ def report(results, meta):
     return "\n".join(lines)
 
 
-def run_cap(capped, live):
+def run_cap(capped):
     """Scenario "cap": 1 and 8 capped streams down through each capped contender."""
     out = {}
     for streams in (1, 8):
-        raw = {c.name: [] for c in capped}
-        for run in range(RUNS):
-            for c in capped:
-                r = run_iperf(c, streams, True, BULK_SECONDS, None) if live(c) else {
-                    "error": "not running"}
-                raw[c.name].append(r)
-                log(f"cap {streams} streams run {run + 1} {c.name}: "
-                    + (f"{r['gbit'] * 1e9 / 8 / 2**20:.1f} MiB/s" if "gbit" in r else r["error"]))
+        raw = interleaved(capped, f"cap {streams} streams",
+                          lambda c: run_iperf(c, streams, True, BULK_SECONDS, None),
+                          lambda r: f"{r['gbit'] * 1e9 / 8 / 2**20:.1f} MiB/s")
         out[str(streams)] = {n: {
             "mib_s": med_range([r["gbit"] * 1e9 / 8 / 2**20 for r in rs if "gbit" in r]),
             "ratio": med_range([r["gbit"] * 1e9 / 8 / (streams * CAP_BYTES) for r in rs
@@ -664,15 +706,8 @@ def main():
         log(f"started {c.name}" + (f" (pids {c.pids()}, ports {c.ports})" if c.procs else ""))
 
     results = {}
-
-    def live(c):
-        if c.alive():
-            return True
-        log(f"{c.name} is no longer running: skipped")
-        return False
-
     if "cap" in SCENARIOS and capped:
-        results["cap"] = run_cap(capped, live)
+        results["cap"] = run_cap(capped)
     contenders_all = contenders
     contenders = [c for c in contenders if c not in capped]
 
@@ -680,14 +715,9 @@ def main():
         results["bulk"] = {}
         for sc, streams, rev in [("1 stream up", 1, False), ("1 stream down", 1, True),
                                  ("8 streams up", 8, False), ("8 streams down", 8, True)]:
-            raw = {c.name: [] for c in contenders}
-            for run in range(RUNS):
-                for c in contenders:
-                    r = run_iperf(c, streams, rev, BULK_SECONDS, work) if live(c) else {
-                        "error": "not running"}
-                    raw[c.name].append(r)
-                    log(f"bulk {sc} run {run + 1} {c.name}: "
-                        + (f"{r['gbit']:.2f} Gbit/s" if "gbit" in r else r["error"]))
+            raw = interleaved(contenders, f"bulk {sc}",
+                              lambda c: run_iperf(c, streams, rev, BULK_SECONDS, work),
+                              lambda r: f"{r['gbit']:.2f} Gbit/s")
             results["bulk"][sc] = {n: {
                 "gbit": med_range([r.get("gbit") for r in rs]),
                 "cpu_s_per_gib": med_range([r["cpu_s"] / (r["bytes"] / 2**30) for r in rs
@@ -701,34 +731,18 @@ def main():
         results["rr"] = {}
         for size in RR_SIZES:
             for conns in RR_CONNS:
-                raw = {c.name: [] for c in contenders}
-                for run in range(RUNS):
-                    for c in contenders:
-                        r = run_loadgen(c, "pingpong", conns, RR_SECONDS, size) if live(c) else {
-                            "error": "not running"}
-                        raw[c.name].append(r)
-                        log(f"rr {size} B x {conns} run {run + 1} {c.name}: "
-                            + (f"{r['rps']:.0f} req/s p50 {r['p50_us']} p99 {r['p99_us']} us"
-                               if "rps" in r else r["error"]))
-                results["rr"][f"{size}/{conns}"] = {n: {
-                    k: med_range([r.get(k) for r in rs])
-                    for k in ("rps", "p50_us", "p99_us", "proxy_cores", "proxy_us_per_op")}
-                    | {"raw": rs} for n, rs in raw.items()}
+                raw = interleaved(contenders, f"rr {size} B x {conns}",
+                                  lambda c: run_loadgen(c, "pingpong", conns, RR_SECONDS, size),
+                                  describe_loadgen)
+                results["rr"][f"{size}/{conns}"] = summarize(raw, LOADGEN_KEYS)
 
     if "connrate" in SCENARIOS:
-        raw = {c.name: [] for c in contenders}
-        for run in range(RUNS):
-            for c in contenders:
-                r = run_loadgen(c, "connrate", CONNRATE_INFLIGHT, CONNRATE_SECONDS) if live(
-                    c) else {"error": "not running"}
-                raw[c.name].append(r)
-                log(f"connrate run {run + 1} {c.name}: "
-                    + (f"{r['rps']:.0f} conn/s" if "rps" in r else r["error"]))
-            time.sleep(1)
-        results["connrate"] = {n: {k: med_range([r.get(k) for r in rs])
-                                   for k in ("rps", "p50_us", "p99_us", "proxy_cores",
-                                             "proxy_us_per_op")} | {"raw": rs}
-                               for n, rs in raw.items()}
+        # A pause after each round lets the closed connections drain.
+        raw = interleaved(contenders, "connrate",
+                          lambda c: run_loadgen(c, "connrate", CONNRATE_INFLIGHT,
+                                                CONNRATE_SECONDS),
+                          lambda r: f"{r['rps']:.0f} conn/s", pause=1)
+        results["connrate"] = summarize(raw, LOADGEN_KEYS)
 
     if "idle" in SCENARIOS:
         results["idle"] = {}
