@@ -50,6 +50,8 @@ RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").s
 CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
 # The bandwidth cap of the "-cap" contenders, per session, backend to client (scenario "cap").
 CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
+# How long the "-busy" spliceproxy contender polls a quiet socket before it sleeps in epoll_wait.
+BUSY_POLL = "50us"
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
 SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap").split(",")
@@ -203,12 +205,14 @@ def rss_and_fds(pids):
 
 # ------------------------------------------------------------------ contenders
 class Contender:
-    """A proxy (or none, for direct) with two listeners: iperf3 and echo."""
+    """A proxy (or none, for direct) with one listener in front of each backend of SERVICES."""
 
     def __init__(self, name, index, kind, work):
         self.name, self.kind, self.work = name, kind, work
-        self.ports = {"iperf": PORT_BASE + 10 + 10 * index, "echo": PORT_BASE + 11 + 10 * index}
+        self.ports = {s: PORT_BASE + 10 + 10 * index + i for i, s in enumerate(BACKEND_PORTS)
+                      if s in SERVICES}
         self.procs = []
+        self.failed = None  # why it did not start, if it did not
 
     def port(self, service):
         return BACKEND_PORTS[service] if self.kind == "direct" else self.ports[service]
@@ -217,14 +221,28 @@ class Contender:
         return [p.pid for p in self.procs]
 
     def alive(self):
-        return all(p.poll() is None for p in self.procs)
+        return self.failed is None and all(p.poll() is None for p in self.procs)
+
+    def log_tail(self, chars=3000):
+        """The end of the proxy's own log (its stderr), or "" when it has none."""
+        try:
+            with open(os.path.join(self.work, f"{self.name}.log"), errors="replace") as f:
+                return f.read()[-chars:]
+        except OSError:
+            return ""
 
     def start(self):
+        """Starts the proxy and waits for its listeners. A proxy that fails to start is marked
+        failed (its rows then say so) and the benchmark goes on without it."""
         if self.kind == "direct":
             return
-        getattr(self, "_start_" + self.kind)()
-        for service, port in self.ports.items():
-            wait_listening(port, self.procs[0], f"{self.name} ({service})")
+        try:
+            getattr(self, "_start_" + self.kind)()
+            for service, port in self.ports.items():
+                wait_listening(port, self.procs[0], f"{self.name} ({service})")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            last = self.log_tail(300).strip().splitlines()
+            self.failed = str(e) + (f": {last[-1]}" if last else "")
 
     def _file(self, name, text):
         path = os.path.join(self.work, f"{self.name}.{name}")
@@ -241,31 +259,35 @@ class Contender:
         # No access log: the other contenders log nothing per connection either.
         text = f"workers: {workers}\nlog:\n  level: warn\n  access: \"off\"\n"
         text += f"splice:\n  mode: {mode}\n  pipe_size: 1MiB\n"
+        if self.name.endswith("-busy"):
+            text += f"busy_poll: {BUSY_POLL}\n"
         text += "listeners:\n"
-        for s in ("iperf", "echo"):
+        for s in self.ports:
             text += (f"  - name: {s}\n    listen: {HOST}:{self.ports[s]}\n    backend: {s}\n"
                      "    timeouts:\n      connect: 5s\n      idle: 10m\n")
             if self.name.endswith("-cap"):
                 text += f"    bandwidth: {{backend_to_client: {CAP_BYTES}/s}}\n"
         text += "backends:\n"
-        for s in ("iperf", "echo"):
+        for s in self.ports:
             text += f"  - name: {s}\n    servers:\n      - address: {HOST}:{BACKEND_PORTS[s]}\n"
         cfg = self._file("yaml", text)
         self.procs.append(spawn([os.path.join(BIN, "spliceproxy"), "-c", cfg], PROXY_CPUS,
                                 stderr=self._log()))
 
     def _start_haproxy(self):
-        variant = self.name.split("-", 1)[1]
+        variant = self.name.split("-", 1)[1].removesuffix("-busy")
         # maxsock = 2 x maxconn + 2 x maxpipes + listeners must fit under HARD_NOFILE.
         glob = ["nbthread 1", f"maxconn {MAXCONN}", f"maxpipes {HAPROXY_MAXPIPES}"]
         glob += ["nosplice"] if variant == "nosplice" else ["tune.pipesize 1048576"]
+        if self.name.endswith("-busy"):
+            glob.append("busy-polling")
         opts = {"splice": ["option splice-request", "option splice-response"],
                 "splice-auto": ["option splice-auto"], "nosplice": []}[variant]
         text = "global\n" + "".join(f"  {g}\n" for g in glob)
         text += (f"defaults\n  mode tcp\n  maxconn {MAXCONN}\n  timeout connect 5s\n"
                  "  timeout client 10m\n  timeout server 10m\n")
         text += "".join(f"  {o}\n" for o in opts)
-        for s in ("iperf", "echo"):
+        for s in self.ports:
             text += (f"listen {s}\n  bind {HOST}:{self.ports[s]}\n"
                      f"  server {s}1 {HOST}:{BACKEND_PORTS[s]}\n")
         cfg = self._file("cfg", text)
@@ -277,7 +299,7 @@ class Contender:
                 f"worker_rlimit_nofile {HARD_NOFILE};\npid {self.work}/nginx.pid;\n"
                 f"error_log {self.work}/nginx-error.log warn;\n"
                 f"events {{ worker_connections {2 * MAXCONN}; }}\nstream {{\n")
-        for s in ("iperf", "echo"):
+        for s in self.ports:
             cap = f" proxy_download_rate {CAP_BYTES};" if self.name.endswith("-cap") else ""
             text += (f"  server {{ listen {HOST}:{self.ports[s]} backlog=4096; "
                      f"proxy_pass {HOST}:{BACKEND_PORTS[s]}; proxy_timeout 10m;{cap} }}\n")
@@ -288,7 +310,7 @@ class Contender:
         self.procs.append(spawn(base + ["-g", "daemon off;"], PROXY_CPUS, stderr=self._log()))
 
     def _start_socat(self):
-        for s in ("iperf", "echo"):
+        for s in self.ports:
             self.procs.append(spawn(
                 ["socat", f"TCP-LISTEN:{self.ports[s]},bind={HOST},reuseaddr,fork,backlog=4096",
                  f"TCP:{HOST}:{BACKEND_PORTS[s]},nodelay"], PROXY_CPUS, stderr=self._log()))
@@ -314,8 +336,27 @@ CONTENDER_KINDS = [
     ("spliceproxy-splice-cap", "spliceproxy"),
     ("spliceproxy-auto-cap", "spliceproxy"),
     ("nginx-stream-cap", "nginx"),
+    # Scenario "busypoll" only: spliceproxy-auto and haproxy-splice, each polling its sockets
+    # instead of sleeping in epoll_wait (spliceproxy busy_poll, HAProxy busy-polling).
+    ("spliceproxy-auto-busy", "spliceproxy"),
+    ("haproxy-splice-busy", "haproxy"),
 ]
-BACKEND_PORTS = {"iperf": PORT_BASE + 1, "echo": PORT_BASE + 2}
+# Contenders whose name ends so run in that one scenario only, and only when it is selected.
+SCENARIO_ONLY = {"-cap": "cap", "-busy": "busypoll"}
+
+
+def only_scenario(name):
+    """The one scenario a contender runs in, or None for a contender of every scenario."""
+    return next((sc for suffix, sc in SCENARIO_ONLY.items() if name.endswith(suffix)), None)
+
+
+# The backends, each with its port. Every contender has a listener in front of each backend
+# that runs: redis-server and PostgreSQL run only when their scenario is selected.
+BACKEND_PORTS = {"iperf": PORT_BASE + 1, "echo": PORT_BASE + 2, "redis": PORT_BASE + 3,
+                 "pg": PORT_BASE + 4}
+SERVICE_SCENARIO = {"redis": "redis", "pg": "pgbench"}
+SERVICES = [s for s in BACKEND_PORTS
+            if s not in SERVICE_SCENARIO or SERVICE_SCENARIO[s] in SCENARIOS]
 NGINX_STREAM_MODULE = ENV.get("NGINX_STREAM_MODULE", "/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
@@ -457,7 +498,7 @@ def live(c):
     """True while c runs; logs that it is skipped when not."""
     if c.alive():
         return True
-    log(f"{c.name} is no longer running: skipped")
+    log(f"{c.name} " + ("did not start" if c.failed else "is no longer running") + ": skipped")
     return False
 
 
@@ -691,25 +732,29 @@ def main():
         log(f"descriptor hard limit is {HARD_NOFILE}: the idle test uses {IDLE_CONNS} "
             f"connections instead of {IDLE_CONNS_WANTED}")
     work = tempfile.mkdtemp(prefix="spliceproxy-bench.")
-    for port in list(BACKEND_PORTS.values()) + [PORT_BASE + 10 + i for i in range(80)]:
-        if not port_free(port):
-            raise RuntimeError(f"port {port} is in use (PORT_BASE={PORT_BASE}): pick another")
     contenders = [Contender(n, i, k, work) for i, (n, k) in enumerate(CONTENDER_KINDS)
                   if (not ONLY or n in ONLY or n == "direct")
-                  and (not n.endswith("-cap") or "cap" in SCENARIOS)]
+                  and only_scenario(n) in (None, *SCENARIOS)]
+    for port in [BACKEND_PORTS[s] for s in SERVICES] + [p for c in contenders
+                                                        for p in c.ports.values()]:
+        if not port_free(port):
+            raise RuntimeError(f"port {port} is in use (PORT_BASE={PORT_BASE}): pick another")
     # Capped contenders run scenario "cap" only; the others every scenario but "cap".
-    capped = [c for c in contenders if c.name.endswith("-cap")]
+    capped = [c for c in contenders if only_scenario(c.name) == "cap"]
     echo = spawn([os.path.join(BIN, "echo_server"), HOST, str(BACKEND_PORTS["echo"])], LOAD_CPUS)
     wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
     for c in contenders:
         c.start()
-        log(f"started {c.name}" + (f" (pids {c.pids()}, ports {c.ports})" if c.procs else ""))
+        if c.failed:
+            log(f"{c.name} failed to start, the benchmark goes on without it: {c.failed}")
+        else:
+            log(f"started {c.name}" + (f" (pids {c.pids()}, ports {c.ports})" if c.procs else ""))
 
     results = {}
     if "cap" in SCENARIOS and capped:
         results["cap"] = run_cap(capped)
     contenders_all = contenders
-    contenders = [c for c in contenders if c not in capped]
+    contenders = [c for c in contenders if only_scenario(c.name) is None]
 
     if "bulk" in SCENARIOS:
         results["bulk"] = {}
@@ -796,14 +841,10 @@ def main():
                 f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request, "
                 f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
 
-    alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct"}
+    alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct" and not c.failed}
+    failed = {c.name: c.failed for c in contenders_all if c.failed}
     cleanup()
-    logs = {}
-    for c in contenders_all:
-        path = os.path.join(work, f"{c.name}.log")
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                logs[c.name] = f.read()[-3000:]
+    logs = {c.name: c.log_tail() for c in contenders_all if c.log_tail()}
     elapsed = time.time() - t_start
     meta = {
         "command": ENV.get("BENCH_COMMAND", " ".join(sys.argv)),
@@ -822,6 +863,7 @@ def main():
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},
         "proxies_alive_at_end": alive,
+        "failed_to_start": failed,
     }
     md = report(results, meta)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
@@ -833,7 +875,8 @@ def main():
               f"({meta['machine']['cpu_model']}), kernel {meta['machine']['kernel']}  \n"
               f"Runs: {RUNS} per figure; pinning: {meta['settings']['pinning']}  \n"
               f"Proxies alive at the end: "
-              + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in alive.items()) + "\n\n")
+              + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in alive.items())
+              + "".join(f"  \nFailed to start: {k}: {v}" for k, v in failed.items()) + "\n\n")
     with open(md_path, "w") as f:
         f.write(header + md + "\n")
     print(header + md)
