@@ -10,6 +10,7 @@ on its own loopback ports, forwarding to one iperf3 server port and one echo ser
 Within each scenario the contenders run interleaved (A B C ... A B C ...). Only processes
 started here are stopped, by PID, at the end or on any error.
 """
+import csv
 import json
 import os
 import resource
@@ -45,6 +46,10 @@ IDLE_CONNS_WANTED = env_num("IDLE_CONNS", 10000, 2000, int)
 IDLE_CONNS = min(IDLE_CONNS_WANTED, (HARD_NOFILE - 1000) // 2 // 100 * 100)
 SOCAT_IDLE_CONNS = min(env_num("SOCAT_IDLE_CONNS", 1000, 300, int), IDLE_CONNS)
 STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
+# redis-benchmark counts requests, not time: -n is sized so that each test takes about this.
+REDIS_SECONDS = env_num("REDIS_SECONDS", 2, 1)
+REDIS_CLIENTS = [int(x) for x in ENV.get("REDIS_CLIENTS", "1,50").split(",")]
+REDIS_PIPELINE = 16
 RR_SIZES = [int(x) for x in ENV.get("RR_SIZES", "64,4096").split(",")]
 RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").split(",")]
 CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
@@ -54,8 +59,8 @@ CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
 BUSY_POLL = "50us"
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
-SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap").split(",")
-             if x]
+SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap,redis")
+             .split(",") if x]
 PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
 OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
 BIN = ENV.get("BIN_DIR", os.path.join(ROOT, "build", "release"))
@@ -360,6 +365,16 @@ SERVICES = [s for s in BACKEND_PORTS
 NGINX_STREAM_MODULE = ENV.get("NGINX_STREAM_MODULE", "/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
+# ------------------------------------------------------------------ backends
+def start_redis(work):
+    """redis-server on the "redis" backend port, in memory only: no RDB snapshots, no AOF."""
+    port = BACKEND_PORTS["redis"]
+    p = spawn(["redis-server", "--bind", HOST, "--port", str(port), "--save", "",
+               "--appendonly", "no", "--dir", work], LOAD_CPUS,
+              stdout=open(os.path.join(work, "redis-server.log"), "w"))
+    wait_listening(port, p, "redis-server")
+
+
 # ------------------------------------------------------------------ measurements
 def run_iperf(c, streams, reverse, seconds, work):
     """One iperf3 test through c: {'gbit', 'bytes', 'cpu_s'} or {'error'}."""
@@ -428,6 +443,28 @@ def run_loadgen(c, mode, conns, seconds, size=64, warmup=None):
     d["proxy_us_per_op"] = (d["proxy_cores"] / d["rps"] * 1e6
                             if d["proxy_cores"] is not None and d.get("rps") else None)
     return d
+
+
+def run_redis_benchmark(c, test, clients, requests):
+    """One redis-benchmark test ("get" or "set") through c: `requests` requests over `clients`
+    connections, REDIS_PIPELINE in flight on each. Returns {'rps', 'requests', 'proxy_cores',
+    'proxy_us_per_op'} or {'error'}."""
+    argv = ["redis-benchmark", "-h", HOST, "-p", str(c.port("redis")), "-t", test,
+            "-c", str(clients), "-P", str(REDIS_PIPELINE), "-n", str(requests), "--csv"]
+    try:
+        r, cpu_s, wall_s = with_proxy_cpu(c, lambda: subprocess.run(
+            LOAD_CPUS + argv, capture_output=True, text=True, timeout=10 * REDIS_SECONDS + 30))
+    except subprocess.TimeoutExpired:
+        return {"error": "redis-benchmark timed out"}
+    # --csv: a header line, then "SET","<requests per second>",<latencies>...
+    rps = [float(row[1]) for row in csv.reader(r.stdout.splitlines())
+           if len(row) > 1 and row[0] == test.upper()]
+    if r.returncode != 0 or not rps:
+        out = (r.stderr + r.stdout).strip()
+        return {"error": f"redis-benchmark exit {r.returncode}: {out[-200:]}"}
+    return {"rps": rps[0], "requests": requests,
+            "proxy_cores": cpu_s / wall_s if cpu_s is not None else None,
+            "proxy_us_per_op": cpu_s / requests * 1e6 if cpu_s is not None else None}
 
 
 def measure_idle(c, n):
@@ -528,6 +565,35 @@ def describe_loadgen(r):
     return f"{r['rps']:.0f} req/s p50 {r['p50_us']} p99 {r['p99_us']} us"
 
 
+def redis_requests(contenders, clients):
+    """The -n of one redis test with `clients` clients. A short SET probe through every
+    contender (which also warms it up) finds the slowest rate; -n makes that contender's test
+    last about REDIS_SECONDS, so the others' are shorter."""
+    probe = max(20000, 50 * clients * REDIS_PIPELINE)
+    rates = []
+    for c in contenders:
+        if live(c):
+            r = run_redis_benchmark(c, "set", clients, probe)
+            if "rps" in r:
+                rates.append(r["rps"])
+    return max(probe, int(min(rates, default=0) * REDIS_SECONDS) // 1000 * 1000)
+
+
+def run_redis(contenders):
+    """Scenario "redis": redis-benchmark SET then GET, pipelined, at each of REDIS_CLIENTS."""
+    out = {}
+    for clients in REDIS_CLIENTS:
+        n = redis_requests(contenders, clients)
+        log(f"redis x {clients} clients: {n} requests per test")
+        for test in ("set", "get"):
+            raw = interleaved(contenders, f"redis {test.upper()} x {clients}",
+                              lambda c: run_redis_benchmark(c, test, clients, n),
+                              lambda r: f"{r['rps']:.0f} req/s")
+            out[f"{test.upper()}/{clients}"] = summarize(
+                raw, ("rps", "proxy_cores", "proxy_us_per_op"))
+    return out
+
+
 # ------------------------------------------------------------------ report
 def med_range(xs):
     xs = [x for x in xs if x is not None]
@@ -571,6 +637,23 @@ def ratio_cells(value_by_name, name, higher_better, anchors=ANCHORS):
     rd = f"{v / d:.2f}" if v is not None and d else "–"
     rb = f"{v / anchors[best]:.2f} ({best})" if v is not None and best else "–"
     return rd, rb
+
+
+def rate_cost_rows(rows, names, rate_key, lead):
+    """Table rows of a rate (higher is better) and the proxy's CPU µs per operation: lead
+    (the cells before the contender's name), the rate's median (min–max) with "× direct" and
+    "× best anchor", the CPU µs with its "× best anchor" (socat is no anchor for it)."""
+    rate = medians(rows, names, rate_key)
+    cost = medians(rows, names, "proxy_us_per_op")
+    out = []
+    for n in names:
+        if n not in rows:
+            continue
+        rd, rb = ratio_cells(rate, n, True)
+        _, cb = ratio_cells(cost, n, False, CPU_PER_OP_ANCHORS)
+        out.append(f"| {lead}{n} | {cell(rows[n][rate_key], 0)} | {rd} | {rb} "
+                   f"| {fmt(cost.get(n))} | {'–' if n == 'direct' else cb} |")
+    return out
 
 
 def report(results, meta):
@@ -705,6 +788,19 @@ def report(results, meta):
                 add(f"| {sc} | {n} | {cell(r['mib_s'], 1)} | {cell(r['ratio'], 3)} "
                     f"| {cell(r['cpu_s_per_gib'], 3)} |")
         add("")
+    if results.get("redis"):
+        add("### Redis (redis-benchmark → redis-server)\n")
+        add(f"`redis-benchmark -t set|get -P {REDIS_PIPELINE}`, one test at a time, each with "
+            "the same request count for every contender (sized so that the slowest takes about "
+            f"{fmt(REDIS_SECONDS, 1)} s). Requests/s, median (min–max); the proxy's CPU µs per "
+            "request (its CPU seconds over the test ÷ requests), medians over runs.\n")
+        add("| test | clients | contender | req/s | × direct | × best anchor | proxy µs/req "
+            "| µs/req × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for key, rows in results["redis"].items():
+            test, clients = key.split("/")
+            lines += rate_cost_rows(rows, names, "rps", f"{test} | {clients} | ")
+        add("")
     return "\n".join(lines)
 
 
@@ -743,6 +839,8 @@ def main():
     capped = [c for c in contenders if only_scenario(c.name) == "cap"]
     echo = spawn([os.path.join(BIN, "echo_server"), HOST, str(BACKEND_PORTS["echo"])], LOAD_CPUS)
     wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
+    if "redis" in SERVICES:
+        start_redis(work)
     for c in contenders:
         c.start()
         if c.failed:
@@ -841,6 +939,9 @@ def main():
                 f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request, "
                 f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
 
+    if "redis" in SCENARIOS:
+        results["redis"] = run_redis(contenders)
+
     alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct" and not c.failed}
     failed = {c.name: c.failed for c in contenders_all if c.failed}
     cleanup()
@@ -853,13 +954,14 @@ def main():
         "machine": {"nproc": os.cpu_count(), "kernel": os.uname().release,
                     "cpu_model": ENV.get("CPU_MODEL", "")},
         "versions": {k: ENV.get(f"VERSION_{k.upper()}", "") for k in
-                     ("spliceproxy", "haproxy", "nginx", "socat", "iperf3")},
+                     ("spliceproxy", "haproxy", "nginx", "socat", "iperf3", "redis")},
         "settings": {"quick": QUICK, "runs": RUNS, "bulk_seconds": BULK_SECONDS,
                      "rr_seconds": RR_SECONDS, "connrate_seconds": CONNRATE_SECONDS,
                      "warmup": WARMUP, "idle_conns": IDLE_CONNS,
                      "idle_conns_wanted": IDLE_CONNS_WANTED, "hard_nofile": HARD_NOFILE,
                      "socat_idle_conns": SOCAT_IDLE_CONNS, "strace_seconds": STRACE_SECONDS,
-                     "cap_bytes_per_session": CAP_BYTES,
+                     "cap_bytes_per_session": CAP_BYTES, "redis_seconds": REDIS_SECONDS,
+                     "redis_clients": REDIS_CLIENTS, "redis_pipeline": REDIS_PIPELINE,
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},
         "proxies_alive_at_end": alive,
