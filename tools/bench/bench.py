@@ -13,6 +13,7 @@ started here are stopped, by PID, at the end or on any error.
 import csv
 import json
 import os
+import pwd
 import resource
 import re
 import shutil
@@ -50,6 +51,10 @@ STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
 REDIS_SECONDS = env_num("REDIS_SECONDS", 2, 1)
 REDIS_CLIENTS = [int(x) for x in ENV.get("REDIS_CLIENTS", "1,50").split(",")]
 REDIS_PIPELINE = 16
+PGBENCH_SECONDS = env_num("PGBENCH_SECONDS", 3, 2, int)
+PGBENCH_CLIENTS, PGBENCH_THREADS = 16, 2
+PG_BIN = ENV.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+PG_USER = "postgres"  # the cluster's superuser and, when we run as root, its owner
 RR_SIZES = [int(x) for x in ENV.get("RR_SIZES", "64,4096").split(",")]
 RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").split(",")]
 CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
@@ -59,7 +64,7 @@ CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
 BUSY_POLL = "50us"
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
-SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap,redis")
+SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap,redis,pgbench")
              .split(",") if x]
 PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
 OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
@@ -375,6 +380,49 @@ def start_redis(work):
     wait_listening(port, p, "redis-server")
 
 
+def run_checked(argv, what, timeout, **kw):
+    """Runs argv to its end; raises RuntimeError with the end of its output if it fails."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if r.returncode != 0:
+        out = (r.stderr or r.stdout).strip()
+        raise RuntimeError(f"{what} exited with status {r.returncode}: {out[-300:]}")
+    return r
+
+
+def start_postgres(work):
+    """A private PostgreSQL cluster in work/pg: initdb, then postgres on the "pg" backend port
+    of 127.0.0.1 (its unix socket in work/pg too, fsync off), then `pgbench -i -s 1`, directly.
+    PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user and
+    its programs run as that user (setpriv)."""
+    pgdir, port = os.path.join(work, "pg"), str(BACKEND_PORTS["pg"])
+    os.mkdir(pgdir, 0o700)
+    as_pg = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam(PG_USER)
+        os.chown(pgdir, pw.pw_uid, pw.pw_gid)
+        os.chmod(work, 0o711)  # the postgres user must reach work/pg, not list work
+        as_pg = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
+    data = os.path.join(pgdir, "data")
+    run_checked(as_pg + [os.path.join(PG_BIN, "initdb"), "-D", data, "-U", PG_USER,
+                         "--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C"],
+                "initdb", 120, cwd=pgdir)
+    p = spawn(as_pg + [os.path.join(PG_BIN, "postgres"), "-D", data, "-p", port,
+                       "-c", f"listen_addresses={HOST}", "-c", f"unix_socket_directories={pgdir}",
+                       "-c", "fsync=off", "-c", "synchronous_commit=off",
+                       "-c", "full_page_writes=off"], LOAD_CPUS, cwd=pgdir,
+              stderr=open(os.path.join(work, "postgres.log"), "w"))
+    # Listening comes before accepting queries: wait for pg_isready, not for the port.
+    deadline = time.time() + 30
+    isready = [os.path.join(PG_BIN, "pg_isready"), "-q", "-h", HOST, "-p", port, "-U", PG_USER,
+               "-d", PG_USER]
+    while subprocess.run(isready, timeout=10).returncode != 0:
+        if p.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"postgres did not start: see {work}/postgres.log")
+        time.sleep(0.2)
+    run_checked([os.path.join(PG_BIN, "pgbench"), "-i", "-s", "1", "-q", "-h", HOST, "-p", port,
+                 "-U", PG_USER, PG_USER], "pgbench -i", 180)
+
+
 # ------------------------------------------------------------------ measurements
 def run_iperf(c, streams, reverse, seconds, work):
     """One iperf3 test through c: {'gbit', 'bytes', 'cpu_s'} or {'error'}."""
@@ -465,6 +513,29 @@ def run_redis_benchmark(c, test, clients, requests):
     return {"rps": rps[0], "requests": requests,
             "proxy_cores": cpu_s / wall_s if cpu_s is not None else None,
             "proxy_us_per_op": cpu_s / requests * 1e6 if cpu_s is not None else None}
+
+
+def run_pgbench(c):
+    """One select-only pgbench run through c, PGBENCH_CLIENTS connections for PGBENCH_SECONDS.
+    Returns {'tps', 'transactions', 'proxy_cores', 'proxy_us_per_op'} or {'error'}."""
+    argv = [os.path.join(PG_BIN, "pgbench"), "-S", "-n", "-c", str(PGBENCH_CLIENTS),
+            "-j", str(PGBENCH_THREADS), "-T", str(PGBENCH_SECONDS), "-h", HOST,
+            "-p", str(c.port("pg")), "-U", PG_USER, PG_USER]
+    try:
+        r, cpu_s, wall_s = with_proxy_cpu(c, lambda: subprocess.run(
+            LOAD_CPUS + argv, capture_output=True, text=True, timeout=PGBENCH_SECONDS + 60))
+    except subprocess.TimeoutExpired:
+        return {"error": "pgbench timed out"}
+    tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", r.stdout, re.M)
+    done = re.search(r"^number of transactions actually processed: (\d+)", r.stdout, re.M)
+    if r.returncode != 0 or not tps or not done or int(done.group(1)) == 0:
+        out = (r.stderr + r.stdout).strip()
+        return {"error": f"pgbench exit {r.returncode}: {out[-200:]}"}
+    n = int(done.group(1))
+    # The proxy's CPU covers the 16 connections' setup too: small next to the transactions.
+    return {"tps": float(tps.group(1)), "transactions": n,
+            "proxy_cores": cpu_s / wall_s if cpu_s is not None else None,
+            "proxy_us_per_op": cpu_s / n * 1e6 if cpu_s is not None else None}
 
 
 def measure_idle(c, n):
@@ -592,6 +663,12 @@ def run_redis(contenders):
             out[f"{test.upper()}/{clients}"] = summarize(
                 raw, ("rps", "proxy_cores", "proxy_us_per_op"))
     return out
+
+
+def run_pgbench_scenario(contenders):
+    """Scenario "pgbench": select-only pgbench through every contender, in turns."""
+    raw = interleaved(contenders, "pgbench", run_pgbench, lambda r: f"{r['tps']:.0f} tps")
+    return summarize(raw, ("tps", "proxy_cores", "proxy_us_per_op"))
 
 
 # ------------------------------------------------------------------ report
@@ -801,6 +878,16 @@ def report(results, meta):
             test, clients = key.split("/")
             lines += rate_cost_rows(rows, names, "rps", f"{test} | {clients} | ")
         add("")
+    if results.get("pgbench"):
+        add("### PostgreSQL (pgbench → postgres)\n")
+        add(f"`pgbench -S -c {PGBENCH_CLIENTS} -j {PGBENCH_THREADS} -T {PGBENCH_SECONDS}` "
+            "(select-only, scale 1, fsync off). Transactions/s (without the initial connection "
+            "time), median (min–max); the proxy's CPU µs per transaction (its CPU seconds over "
+            "the run ÷ transactions), medians over runs.\n")
+        add("| contender | tps | × direct | × best anchor | proxy µs/txn | µs/txn × best anchor |")
+        add("| --- | --- | --- | --- | --- | --- |")
+        lines += rate_cost_rows(results["pgbench"], names, "tps", "")
+        add("")
     return "\n".join(lines)
 
 
@@ -841,6 +928,8 @@ def main():
     wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
     if "redis" in SERVICES:
         start_redis(work)
+    if "pg" in SERVICES:
+        start_postgres(work)
     for c in contenders:
         c.start()
         if c.failed:
@@ -941,6 +1030,8 @@ def main():
 
     if "redis" in SCENARIOS:
         results["redis"] = run_redis(contenders)
+    if "pgbench" in SCENARIOS:
+        results["pgbench"] = run_pgbench_scenario(contenders)
 
     alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct" and not c.failed}
     failed = {c.name: c.failed for c in contenders_all if c.failed}
@@ -954,7 +1045,8 @@ def main():
         "machine": {"nproc": os.cpu_count(), "kernel": os.uname().release,
                     "cpu_model": ENV.get("CPU_MODEL", "")},
         "versions": {k: ENV.get(f"VERSION_{k.upper()}", "") for k in
-                     ("spliceproxy", "haproxy", "nginx", "socat", "iperf3", "redis")},
+                     ("spliceproxy", "haproxy", "nginx", "socat", "iperf3", "redis",
+                      "postgresql")},
         "settings": {"quick": QUICK, "runs": RUNS, "bulk_seconds": BULK_SECONDS,
                      "rr_seconds": RR_SECONDS, "connrate_seconds": CONNRATE_SECONDS,
                      "warmup": WARMUP, "idle_conns": IDLE_CONNS,
@@ -962,6 +1054,8 @@ def main():
                      "socat_idle_conns": SOCAT_IDLE_CONNS, "strace_seconds": STRACE_SECONDS,
                      "cap_bytes_per_session": CAP_BYTES, "redis_seconds": REDIS_SECONDS,
                      "redis_clients": REDIS_CLIENTS, "redis_pipeline": REDIS_PIPELINE,
+                     "pgbench_seconds": PGBENCH_SECONDS, "pgbench_clients": PGBENCH_CLIENTS,
+                     "pgbench_threads": PGBENCH_THREADS,
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},
         "proxies_alive_at_end": alive,

@@ -25,14 +25,16 @@ command -v python3 >/dev/null || die "python3 is required"
 # The command as given, for the report (before this script fills in defaults).
 settings=""
 for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
-  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB REDIS_SECONDS REDIS_CLIENTS; do
+  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB REDIS_SECONDS REDIS_CLIENTS \
+  PGBENCH_SECONDS; do
   if [[ -n ${!v:-} ]]; then settings+="$v=${!v} "; fi
 done
 export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
 
 # ---------------------------------------------------------------- packages
+# postgresql-15 has initdb, postgres and pgbench in /usr/lib/postgresql/15/bin.
 packages=(haproxy nginx libnginx-mod-stream socat iperf3 strace util-linux iproute2 redis-server
-  redis-tools)
+  redis-tools postgresql-15)
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
@@ -49,6 +51,7 @@ if ((${#missing[@]})); then
     [nginx]="/run/nginx.pid /run/nginx/nginx.pid"
     [iperf3]="/run/iperf3.pid /run/iperf3/iperf3.pid"
     [redis-server]="/run/redis/redis-server.pid"
+    [postgresql]="/run/postgresql/15-main.pid"
   )
   service_running() {
     local f
@@ -71,8 +74,8 @@ if ((${#missing[@]})); then
   }
   apt_install || { "${sudo[@]}" timeout 300 apt-get update -qq >/dev/null && apt_install; } ||
     die "could not install ${missing[*]}"
-  # Debian's postinst may start haproxy/nginx/redis on their default ports: we use our own
-  # configurations and ports, so stop any packaged service the install just started.
+  # Debian's postinst may start haproxy/nginx/redis/PostgreSQL on their default ports: we use
+  # our own configurations and ports, so stop any packaged service the install just started.
   for svc in "${!pid_files[@]}"; do
     if [[ -z ${was_running[$svc]:-} ]] && service_running "$svc"; then
       log "stopping the $svc service the package install started"
@@ -93,6 +96,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export CPU_MODEL
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 export VERSION_SPLICEPROXY VERSION_HAPROXY VERSION_NGINX VERSION_SOCAT VERSION_IPERF3 VERSION_REDIS
+export VERSION_POSTGRESQL
 # sed reads to the end: with pipefail, head's early exit would SIGPIPE the writer.
 VERSION_SPLICEPROXY=$(build/release/spliceproxy --version 2>&1 | sed -n 1p)
 VERSION_HAPROXY=$(haproxy -v 2>&1 | sed -n 1p)
@@ -100,6 +104,7 @@ VERSION_NGINX=$(nginx -v 2>&1 | sed -n 1p)
 VERSION_SOCAT=$(socat -V 2>&1 | sed -n 2p)
 VERSION_IPERF3=$(iperf3 --version 2>&1 | sed -n 1p)
 VERSION_REDIS=$(redis-server --version 2>&1 | sed -n 1p)
+VERSION_POSTGRESQL=$(/usr/lib/postgresql/15/bin/postgres --version 2>&1 | sed -n 1p)
 
 # Every step in bench.py has its own timeout; this one bounds the whole run.
 exec timeout --foreground -k 30 "${BENCH_TIMEOUT:-2400}" python3 tools/bench/bench.py
