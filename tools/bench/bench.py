@@ -665,6 +665,61 @@ def run_redis(contenders):
     return out
 
 
+# Every readiness call: waits and (de)registrations alike.
+EPOLL_CALLS = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl")
+
+
+def strace_passes(c, work):
+    """The passes of scenario "strace" through c: (name, unit, action, the units of work in
+    the action's result, how many of the most frequent calls to keep)."""
+    def pingpong(conns):
+        # No warm-up: every request strace saw is counted (setting up the connections is
+        # noise next to the thousands of requests).
+        return lambda: run_loadgen(c, "pingpong", conns, STRACE_SECONDS, 64, warmup=0)
+
+    def requests(d):
+        return d.get("requests", 0)
+
+    return [
+        ("bulk", "gib", lambda: run_iperf(c, 1, False, STRACE_SECONDS, work),
+         lambda d: d.get("bytes", 0) / 2**30, 0),
+        ("rr", "request", pingpong(64), requests, 4),
+        ("rr1", "request", pingpong(1), requests, 4),
+        ("conn", "connection",
+         lambda: run_loadgen(c, "connrate", CONNRATE_INFLIGHT, STRACE_SECONDS, warmup=0),
+         requests, 6),
+    ]
+
+
+def run_strace(contenders, work):
+    """Scenario "strace", spliceproxy and HAProxy only: each pass of strace_passes() with
+    strace -c -f attached to the proxy. Per unit of work (GiB, request, connection): every
+    syscall, splice, epoll_* (EPOLL_CALLS) and the most frequent calls."""
+    out = {}
+    for c in contenders:
+        if c.kind not in ("spliceproxy", "haproxy") or not live(c):
+            continue
+        r = {}
+        for name, unit, action, units, top_n in strace_passes(c, work):
+            calls, d = strace_counts(c, work, action)
+            n = units(d)
+            if not n:
+                continue
+            r[f"{name}_{unit}s"] = n
+            r[f"{name}_calls"] = calls
+            r[f"{name}_syscalls_per_{unit}"] = sum(calls.values()) / n
+            r[f"{name}_splice_per_{unit}"] = calls.get("splice", 0) / n
+            r[f"{name}_epoll_per_{unit}"] = sum(calls.get(k, 0) for k in EPOLL_CALLS) / n
+            top = sorted(calls.items(), key=lambda kv: -kv[1])[:top_n]
+            r[f"{name}_top_per_{unit}"] = [(k, v / n) for k, v in top]
+        out[c.name] = r
+        log(f"strace {c.name}: {fmt(r.get('bulk_splice_per_gib'), 0)} splice/GiB, "
+            f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request at 64 connections, "
+            f"{fmt(r.get('rr1_syscalls_per_request'))} at 1, "
+            f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
+    return out
+
+
 def run_pgbench_scenario(contenders):
     """Scenario "pgbench": select-only pgbench through every contender, in turns."""
     raw = interleaved(contenders, "pgbench", run_pgbench, lambda r: f"{r['tps']:.0f} tps")
@@ -730,6 +785,46 @@ def rate_cost_rows(rows, names, rate_key, lead):
         _, cb = ratio_cells(cost, n, False, CPU_PER_OP_ANCHORS)
         out.append(f"| {lead}{n} | {cell(rows[n][rate_key], 0)} | {rd} | {rb} "
                    f"| {fmt(cost.get(n))} | {'–' if n == 'direct' else cb} |")
+    return out
+
+
+def strace_tables(rows, names):
+    """The tables of scenario "strace": calls per GiB and per request at 64 connections, per
+    request at one connection, per new connection."""
+    def top(r, key):
+        return ", ".join(f"{k} {v:.2f}" for k, v in r.get(key, [])) or "–"
+
+    rows = {n: rows[n] for n in names if n in rows}
+    out = ["### System calls (`strace -c -f`, separate short pass; strace slows everything)\n",
+           "epoll_*: every epoll_wait, epoll_pwait and epoll_ctl call.\n",
+           "| contender | syscalls / GiB (bulk) | splice / GiB | syscalls / request (64 B, "
+           "64 conns) | epoll_* / request | splice / request | top calls per request |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for n, r in rows.items():
+        out.append(f"| {n} | {fmt(r.get('bulk_syscalls_per_gib'), 0)} "
+                   f"| {fmt(r.get('bulk_splice_per_gib'), 0)} "
+                   f"| {fmt(r.get('rr_syscalls_per_request'))} "
+                   f"| {fmt(r.get('rr_epoll_per_request'))} "
+                   f"| {fmt(r.get('rr_splice_per_request'))} | {top(r, 'rr_top_per_request')} |")
+    out += ["", "One connection under strace (64 B ping-pong, no warm-up):\n",
+            "| contender | syscalls / request | epoll_* / request | splice / request "
+            "| top calls per request |",
+            "| --- | --- | --- | --- | --- |"]
+    for n, r in rows.items():
+        if "rr1_syscalls_per_request" in r:
+            out.append(f"| {n} | {fmt(r['rr1_syscalls_per_request'])} "
+                       f"| {fmt(r['rr1_epoll_per_request'])} "
+                       f"| {fmt(r['rr1_splice_per_request'])} | {top(r, 'rr1_top_per_request')} |")
+    out += ["", f"New connections under strace ({CONNRATE_INFLIGHT} in flight, no warm-up):\n",
+            "| contender | syscalls / connection | epoll_* / connection "
+            "| top calls per connection |",
+            "| --- | --- | --- | --- |"]
+    for n, r in rows.items():
+        if "conn_syscalls_per_connection" in r:
+            out.append(f"| {n} | {fmt(r['conn_syscalls_per_connection'])} "
+                       f"| {fmt(r['conn_epoll_per_connection'])} "
+                       f"| {top(r, 'conn_top_per_connection')} |")
+    out.append("")
     return out
 
 
@@ -828,30 +923,7 @@ def report(results, meta):
         add("")
 
     if results.get("strace"):
-        rows = results["strace"]
-        add("### System calls (`strace -c -f`, separate short pass; strace slows everything)\n")
-        add("| contender | syscalls / GiB (bulk) | splice / GiB | syscalls / request (64 B, "
-            "64 conns) | splice / request | top calls per request |")
-        add("| --- | --- | --- | --- | --- | --- |")
-        for n in names:
-            if n not in rows:
-                continue
-            r = rows[n]
-            top = ", ".join(f"{k} {v:.2f}" for k, v in r.get("rr_top_per_request", []))
-            add(f"| {n} | {fmt(r.get('bulk_syscalls_per_gib'), 0)} | "
-                f"{fmt(r.get('bulk_splice_per_gib'), 0)} | {fmt(r.get('rr_syscalls_per_request'))}"
-                f" | {fmt(r.get('rr_splice_per_request'))} | {top or '–'} |")
-        add("")
-        add(f"New connections under strace ({CONNRATE_INFLIGHT} in flight, no warm-up):\n")
-        add("| contender | syscalls / connection | top calls per connection |")
-        add("| --- | --- | --- |")
-        for n in names:
-            if n not in rows or "conn_syscalls_per_connection" not in rows[n]:
-                continue
-            r = rows[n]
-            top = ", ".join(f"{k} {v:.2f}" for k, v in r.get("conn_top_per_connection", []))
-            add(f"| {n} | {fmt(r.get('conn_syscalls_per_connection'))} | {top or '–'} |")
-        add("")
+        lines += strace_tables(results["strace"], names)
     if results.get("cap"):
         add(f"### Bandwidth cap ({CAP_BYTES // 2**20} MiB/s per session, backend to client)\n")
         add("iperf3 -R through each proxy with the same per-session cap (spliceproxy "
@@ -988,45 +1060,7 @@ def main():
                 f"{fmt(r.get('rss_kib_per_conn'))} KiB/conn, {fmt(r.get('fds_per_conn'))} fds/conn")
 
     if "strace" in SCENARIOS and shutil.which("strace"):
-        results["strace"] = {}
-        for c in contenders:
-            if c.kind not in ("spliceproxy", "haproxy") or not live(c):
-                continue
-            r = {}
-            calls, bulk = strace_counts(
-                c, work, lambda: run_iperf(c, 1, False, STRACE_SECONDS, work))
-            if bulk.get("bytes"):
-                gib = bulk["bytes"] / 2**30
-                r["bulk_bytes"] = bulk["bytes"]
-                r["bulk_syscalls_per_gib"] = sum(calls.values()) / gib
-                r["bulk_splice_per_gib"] = calls.get("splice", 0) / gib
-                r["bulk_calls"] = calls
-            calls, rr = strace_counts(
-                c, work, lambda: run_loadgen(c, "pingpong", 64, STRACE_SECONDS, 64, warmup=0))
-            if rr.get("requests"):
-                # No warm-up: every request strace saw is counted (connection setup, 64
-                # handshakes, is noise next to the thousands of requests).
-                reqs_seen = rr["requests"]
-                r["rr_requests"] = reqs_seen
-                r["rr_syscalls_per_request"] = sum(calls.values()) / reqs_seen
-                r["rr_splice_per_request"] = calls.get("splice", 0) / reqs_seen
-                top = sorted(calls.items(), key=lambda kv: -kv[1])[:4]
-                r["rr_top_per_request"] = [(k, v / reqs_seen) for k, v in top]
-                r["rr_calls"] = calls
-            calls, cr = strace_counts(
-                c, work,
-                lambda: run_loadgen(c, "connrate", CONNRATE_INFLIGHT, STRACE_SECONDS, warmup=0))
-            if cr.get("requests"):
-                conns_seen = cr["requests"]
-                r["conn_connections"] = conns_seen
-                r["conn_syscalls_per_connection"] = sum(calls.values()) / conns_seen
-                top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
-                r["conn_top_per_connection"] = [(k, v / conns_seen) for k, v in top]
-                r["conn_calls"] = calls
-            results["strace"][c.name] = r
-            log(f"strace {c.name}: {fmt(r.get('bulk_splice_per_gib'), 0)} splice/GiB, "
-                f"{fmt(r.get('rr_syscalls_per_request'))} syscalls/request, "
-                f"{fmt(r.get('conn_syscalls_per_connection'))} syscalls/connection")
+        results["strace"] = run_strace(contenders, work)
 
     if "redis" in SCENARIOS:
         results["redis"] = run_redis(contenders)
