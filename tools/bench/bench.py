@@ -51,6 +51,7 @@ STRACE_SECONDS = env_num("STRACE_SECONDS", 3, 2)
 REDIS_SECONDS = env_num("REDIS_SECONDS", 2, 1)
 REDIS_CLIENTS = [int(x) for x in ENV.get("REDIS_CLIENTS", "1,50").split(",")]
 REDIS_PIPELINE = 16
+BUSYPOLL_CONNS = [int(x) for x in ENV.get("BUSYPOLL_CONNS", "1,8").split(",")]
 PGBENCH_SECONDS = env_num("PGBENCH_SECONDS", 3, 2, int)
 PGBENCH_CLIENTS, PGBENCH_THREADS = 16, 2
 PG_BIN = ENV.get("PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -64,7 +65,8 @@ CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
 BUSY_POLL = "50us"
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
-SCENARIOS = [x for x in ENV.get("SCENARIOS", "bulk,rr,connrate,idle,strace,cap,redis,pgbench")
+SCENARIOS = [x for x in ENV.get("SCENARIOS",
+                                "bulk,rr,connrate,idle,strace,cap,redis,pgbench,busypoll")
              .split(",") if x]
 PORT_BASE = int(ENV.get("PORT_BASE", "24300"))
 OUT = ENV.get("OUT", os.path.join(ROOT, "build", "bench", "results.json"))
@@ -351,6 +353,11 @@ CONTENDER_KINDS = [
     ("spliceproxy-auto-busy", "spliceproxy"),
     ("haproxy-splice-busy", "haproxy"),
 ]
+# Scenario "busypoll" compares each busy-polling contender with the same proxy sleeping in
+# epoll_wait (the references of its latency ratios); direct is the ceiling, as everywhere.
+BUSYPOLL_REFS = ["spliceproxy-auto", "haproxy-splice"]
+BUSYPOLL_CONTENDERS = ["direct", "spliceproxy-auto", "spliceproxy-auto-busy", "haproxy-splice",
+                       "haproxy-splice-busy"]
 # Contenders whose name ends so run in that one scenario only, and only when it is selected.
 SCENARIO_ONLY = {"-cap": "cap", "-busy": "busypoll"}
 
@@ -720,6 +727,20 @@ def run_strace(contenders, work):
     return out
 
 
+def run_busypoll(contenders):
+    """Scenario "busypoll": 64 B ping-pong at each of BUSYPOLL_CONNS through the contenders of
+    BUSYPOLL_CONTENDERS (those selected), in that order, in turns."""
+    chosen = sorted((c for c in contenders if c.name in BUSYPOLL_CONTENDERS),
+                    key=lambda c: BUSYPOLL_CONTENDERS.index(c.name))
+    out = {}
+    for conns in BUSYPOLL_CONNS:
+        raw = interleaved(chosen, f"busypoll 64 B x {conns}",
+                          lambda c: run_loadgen(c, "pingpong", conns, RR_SECONDS, 64),
+                          describe_loadgen)
+        out[str(conns)] = summarize(raw, LOADGEN_KEYS)
+    return out
+
+
 def run_pgbench_scenario(contenders):
     """Scenario "pgbench": select-only pgbench through every contender, in turns."""
     raw = interleaved(contenders, "pgbench", run_pgbench, lambda r: f"{r['tps']:.0f} tps")
@@ -824,6 +845,38 @@ def strace_tables(rows, names):
             out.append(f"| {n} | {fmt(r['conn_syscalls_per_connection'])} "
                        f"| {fmt(r['conn_epoll_per_connection'])} "
                        f"| {top(r, 'conn_top_per_connection')} |")
+    out.append("")
+    return out
+
+
+def busypoll_table(results):
+    """The table of scenario "busypoll": rate, latency and CPU, with the p50 latency of each
+    contender over that of each reference (the same proxy without busy polling)."""
+    refs = " | ".join(f"p50 × {ref}" for ref in BUSYPOLL_REFS)
+    out = ["### Busy polling (64 B ping-pong, loadgen → echo_server)\n",
+           "Requests/s, median (min–max); p50/p99 latency in µs, the proxy's CPU in cores and "
+           "in µs per request, medians over runs. A busy-polling proxy spins on its core "
+           "instead of sleeping: its cores column shows what the latency costs. \"failed\": "
+           "the contender did not start (spliceproxy's `busy_poll` key is not supported yet) "
+           "or every run failed.\n",
+           f"| conns | contender | req/s | × direct | p50 µs | {refs} | p99 µs | proxy cores "
+           "| proxy µs/req |",
+           "| --- | --- | --- | --- | --- | " + "--- | " * len(BUSYPOLL_REFS) + "--- | --- | --- |"]
+    for conns, rows in results.items():
+        rps = medians(rows, BUSYPOLL_CONTENDERS, "rps")
+        p50 = medians(rows, BUSYPOLL_CONTENDERS, "p50_us")
+        for n in BUSYPOLL_CONTENDERS:
+            if n not in rows:
+                continue
+            r = rows[n]
+            rd, _ = ratio_cells(rps, n, True)
+            to_refs = " | ".join(
+                f"{p50[n] / p50[ref]:.2f}" if p50.get(n) and p50.get(ref) else "–"
+                for ref in BUSYPOLL_REFS)
+            out.append(f"| {conns} | {n} | {cell(r['rps'], 0)} | {rd} | {fmt(p50.get(n), 0)} "
+                       f"| {to_refs} | {fmt((r['p99_us'] or {}).get('median'), 0)} "
+                       f"| {fmt((r['proxy_cores'] or {}).get('median'))} "
+                       f"| {fmt((r['proxy_us_per_op'] or {}).get('median'))} |")
     out.append("")
     return out
 
@@ -960,6 +1013,8 @@ def report(results, meta):
         add("| --- | --- | --- | --- | --- | --- |")
         lines += rate_cost_rows(results["pgbench"], names, "tps", "")
         add("")
+    if results.get("busypoll"):
+        lines += busypoll_table(results["busypoll"])
     return "\n".join(lines)
 
 
@@ -1066,6 +1121,9 @@ def main():
         results["redis"] = run_redis(contenders)
     if "pgbench" in SCENARIOS:
         results["pgbench"] = run_pgbench_scenario(contenders)
+    if "busypoll" in SCENARIOS:
+        busypoll = [c for c in contenders_all if only_scenario(c.name) in (None, "busypoll")]
+        results["busypoll"] = run_busypoll(busypoll)
 
     alive = {c.name: c.alive() for c in contenders_all if c.kind != "direct" and not c.failed}
     failed = {c.name: c.failed for c in contenders_all if c.failed}
@@ -1089,7 +1147,8 @@ def main():
                      "cap_bytes_per_session": CAP_BYTES, "redis_seconds": REDIS_SECONDS,
                      "redis_clients": REDIS_CLIENTS, "redis_pipeline": REDIS_PIPELINE,
                      "pgbench_seconds": PGBENCH_SECONDS, "pgbench_clients": PGBENCH_CLIENTS,
-                     "pgbench_threads": PGBENCH_THREADS,
+                     "pgbench_threads": PGBENCH_THREADS, "busypoll_conns": BUSYPOLL_CONNS,
+                     "busy_poll": BUSY_POLL,
                      "pinning": "proxy on CPU 0, load generator/iperf3/echo on CPU 1" if PIN
                      else "none"},
         "proxies_alive_at_end": alive,
