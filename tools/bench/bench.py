@@ -625,7 +625,8 @@ def interleaved(contenders, label, measure, describe, pause=0):
     raw = {c.name: [] for c in contenders}
     for run in range(RUNS):
         for c in contenders:
-            r = measure(c) if live(c) else {"error": "not running"}
+            r = measure(c) if c.alive() else {
+                "error": "did not start" if c.failed else "not running"}
             raw[c.name].append(r)
             log(f"{label} run {run + 1} {c.name}: "
                 + (r["error"] if "error" in r else describe(r)))
@@ -662,9 +663,9 @@ def run_redis(contenders):
     out = {}
     for clients in REDIS_CLIENTS:
         n = redis_requests(contenders, clients)
-        log(f"redis x {clients} clients: {n} requests per test")
+        log(f"redis -c {clients}: -n {n} per test")
         for test in ("set", "get"):
-            raw = interleaved(contenders, f"redis {test.upper()} x {clients}",
+            raw = interleaved(contenders, f"redis {test.upper()} -c {clients}",
                               lambda c: run_redis_benchmark(c, test, clients, n),
                               lambda r: f"{r['rps']:.0f} req/s")
             out[f"{test.upper()}/{clients}"] = summarize(
@@ -857,8 +858,8 @@ def busypoll_table(results):
            "Requests/s, median (min–max); p50/p99 latency in µs, the proxy's CPU in cores and "
            "in µs per request, medians over runs. A busy-polling proxy spins on its core "
            "instead of sleeping: its cores column shows what the latency costs. \"failed\": "
-           "the contender did not start (spliceproxy's `busy_poll` key is not supported yet) "
-           "or every run failed.\n",
+           "the contender did not start (its reason is under \"Failed to start\" at the top) "
+           "or every run of it failed.\n",
            f"| conns | contender | req/s | × direct | p50 µs | {refs} | p99 µs | proxy cores "
            "| proxy µs/req |",
            "| --- | --- | --- | --- | --- | " + "--- | " * len(BUSYPOLL_REFS) + "--- | --- | --- |"]
