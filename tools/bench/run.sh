@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: spliceproxy (splice and copy modes) against HAProxy 2.6 (forced
 # splice, splice-auto, nosplice), nginx stream and socat, with the direct connection as the
-# ceiling. Loopback only. See tools/bench/README.md for what is measured and how.
+# ceiling, on synthetic loads (iperf3, loadgen) and on real servers' own clients
+# (redis-benchmark, pgbench). Loopback only. See tools/bench/README.md for what is measured
+# and how.
 #
-#   tools/bench/run.sh                 full run (about 16 minutes)
+#   tools/bench/run.sh                 full run (about 23 minutes)
 #   QUICK=1 tools/bench/run.sh         smoke test: one run per figure, short tests
 #   RUNS=5 BULK_SECONDS=10 tools/bench/run.sh
 #   CONTENDERS=spliceproxy-splice,haproxy-splice SCENARIOS=bulk,strace tools/bench/run.sh
