@@ -3,12 +3,13 @@
 
 Started by tools/bench/run.sh (which installs the packages, builds the C++ tools and sets
 the environment); see tools/bench/README.md. Python only orchestrates and parses: the
-measured traffic comes from iperf3 and tools/loadgen.cpp against tools/echo_server.cpp.
+measured traffic comes from iperf3, tools/loadgen.cpp against tools/echo_server.cpp, and
+redis-benchmark and pgbench against redis-server and PostgreSQL.
 
 Every contender runs for the whole benchmark, one process (or master + one worker) each,
-on its own loopback ports, forwarding to one iperf3 server port and one echo server port.
-Within each scenario the contenders run interleaved (A B C ... A B C ...). Only processes
-started here are stopped, by PID, at the end or on any error.
+on its own loopback ports, one in front of each backend (BACKEND_PORTS). Within each
+scenario the contenders run interleaved (A B C ... A B C ...). Only processes started here
+are stopped, by PID, at the end or on any error.
 """
 import csv
 import json
@@ -1050,7 +1051,7 @@ def main():
                                                         for p in c.ports.values()]:
         if not port_free(port):
             raise RuntimeError(f"port {port} is in use (PORT_BASE={PORT_BASE}): pick another")
-    # Capped contenders run scenario "cap" only; the others every scenario but "cap".
+    # Contenders of SCENARIO_ONLY run in their one scenario; the others in every other one.
     capped = [c for c in contenders if only_scenario(c.name) == "cap"]
     echo = spawn([os.path.join(BIN, "echo_server"), HOST, str(BACKEND_PORTS["echo"])], LOAD_CPUS)
     wait_listening(BACKEND_PORTS["echo"], echo, "echo_server")
