@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: spliceproxy (splice and copy modes) against HAProxy 2.6 (forced
 # splice, splice-auto, nosplice), nginx stream and socat, with the direct connection as the
-# ceiling. Loopback only. See tools/bench/README.md for what is measured and how.
+# ceiling, on synthetic loads (iperf3, loadgen) and on real servers' own clients
+# (redis-benchmark, pgbench). Loopback only. See tools/bench/README.md for what is measured
+# and how.
 #
-#   tools/bench/run.sh                 full run (about 16 minutes)
+#   tools/bench/run.sh                 full run (about 23 minutes)
 #   QUICK=1 tools/bench/run.sh         smoke test: one run per figure, short tests
 #   RUNS=5 BULK_SECONDS=10 tools/bench/run.sh
 #   CONTENDERS=spliceproxy-splice,haproxy-splice SCENARIOS=bulk,strace tools/bench/run.sh
@@ -25,13 +27,16 @@ command -v python3 >/dev/null || die "python3 is required"
 # The command as given, for the report (before this script fills in defaults).
 settings=""
 for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
-  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB; do
+  STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB REDIS_SECONDS REDIS_CLIENTS \
+  PGBENCH_SECONDS BUSYPOLL_CONNS; do
   if [[ -n ${!v:-} ]]; then settings+="$v=${!v} "; fi
 done
 export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
 
 # ---------------------------------------------------------------- packages
-packages=(haproxy nginx libnginx-mod-stream socat iperf3 strace util-linux iproute2)
+# postgresql-15 has initdb, postgres and pgbench in /usr/lib/postgresql/15/bin.
+packages=(haproxy nginx libnginx-mod-stream socat iperf3 strace util-linux iproute2 redis-server
+  redis-tools postgresql-15)
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
@@ -42,12 +47,25 @@ if ((${#missing[@]})); then
     command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
     sudo=(sudo)
   fi
+  # Packaged services an install may start, each with the pid files it may write.
+  declare -A pid_files=(
+    [haproxy]="/run/haproxy.pid /run/haproxy/haproxy.pid"
+    [nginx]="/run/nginx.pid /run/nginx/nginx.pid"
+    [iperf3]="/run/iperf3.pid /run/iperf3/iperf3.pid"
+    [redis-server]="/run/redis/redis-server.pid"
+    [postgresql]="/run/postgresql/15-main.pid"
+  )
+  service_running() {
+    local f
+    for f in ${pid_files[$1]}; do
+      if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then return 0; fi
+    done
+    return 1
+  }
   # Remember which packaged services run now, so only those the install starts get stopped.
   declare -A was_running=()
-  for svc in haproxy nginx iperf3; do
-    for f in /run/$svc.pid /run/$svc/$svc.pid; do
-      if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then was_running[$svc]=1; fi
-    done
+  for svc in "${!pid_files[@]}"; do
+    if service_running "$svc"; then was_running[$svc]=1; fi
   done
   log "installing ${missing[*]}"
   echo 'iperf3 iperf3/start_daemon boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
@@ -58,16 +76,13 @@ if ((${#missing[@]})); then
   }
   apt_install || { "${sudo[@]}" timeout 300 apt-get update -qq >/dev/null && apt_install; } ||
     die "could not install ${missing[*]}"
-  # Debian's postinst may start haproxy/nginx on their default ports: we use our own
-  # configurations and ports, so stop any packaged service the install just started.
-  for svc in haproxy nginx iperf3; do
-    if [[ -n ${was_running[$svc]:-} ]]; then continue; fi
-    for f in /run/$svc.pid /run/$svc/$svc.pid; do
-      if [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then
-        log "stopping the $svc service the package install started"
-        "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
-      fi
-    done
+  # Debian's postinst may start haproxy/nginx/redis/PostgreSQL on their default ports: we use
+  # our own configurations and ports, so stop any packaged service the install just started.
+  for svc in "${!pid_files[@]}"; do
+    if [[ -z ${was_running[$svc]:-} ]] && service_running "$svc"; then
+      log "stopping the $svc service the package install started"
+      "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
+    fi
   done
 fi
 
@@ -82,13 +97,16 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 export CPU_MODEL
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-export VERSION_SPLICEPROXY VERSION_HAPROXY VERSION_NGINX VERSION_SOCAT VERSION_IPERF3
+export VERSION_SPLICEPROXY VERSION_HAPROXY VERSION_NGINX VERSION_SOCAT VERSION_IPERF3 VERSION_REDIS
+export VERSION_POSTGRESQL
 # sed reads to the end: with pipefail, head's early exit would SIGPIPE the writer.
 VERSION_SPLICEPROXY=$(build/release/spliceproxy --version 2>&1 | sed -n 1p)
 VERSION_HAPROXY=$(haproxy -v 2>&1 | sed -n 1p)
 VERSION_NGINX=$(nginx -v 2>&1 | sed -n 1p)
 VERSION_SOCAT=$(socat -V 2>&1 | sed -n 2p)
 VERSION_IPERF3=$(iperf3 --version 2>&1 | sed -n 1p)
+VERSION_REDIS=$(redis-server --version 2>&1 | sed -n 1p)
+VERSION_POSTGRESQL=$(/usr/lib/postgresql/15/bin/postgres --version 2>&1 | sed -n 1p)
 
 # Every step in bench.py has its own timeout; this one bounds the whole run.
 exec timeout --foreground -k 30 "${BENCH_TIMEOUT:-2400}" python3 tools/bench/bench.py
