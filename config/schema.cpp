@@ -73,7 +73,7 @@ unsigned parse_workers(const YamlNode& node) {
 // the core it holds.
 std::chrono::microseconds parse_busy_poll(const YamlNode& node) {
   constexpr std::chrono::microseconds kMax = std::chrono::milliseconds(10);
-  const std::string_view text = node.text();
+  const std::string text = node.text();
   std::optional<std::chrono::microseconds> value;
   if (text.ends_with("us")) {
     if (const auto count = parse_unsigned(text.substr(0, text.size() - 2));

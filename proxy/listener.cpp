@@ -59,7 +59,8 @@ void Listener::set_route(std::shared_ptr<const ListenerRoute> route) {
   if (header_reader_) {
     header_reader_->configure(listener);
   } else if (listener.proxy_protocol != config::ProxyProtocol::off) {
-    // The reader lives as long as this Listener, whose handlers hold it alive.
+    // The reader lives as long as this Listener; its clients call back only while open, and
+    // close() closes them.
     header_reader_ = std::make_unique<ProxyHeaderReader>(
         worker_.io(), listener, worker_.stats(),
         [this](Socket client, const net::ClientAddresses& addresses, AdmissionTicket place,
@@ -93,7 +94,7 @@ void Listener::close() {
 // next ones only while may_accept().
 void Listener::on_ready(bool) {
   accepting_ = false;
-  const auto self = shared_from_this();  // a client's session may close the listener (reload)
+  const auto self = shared_from_this();  // alive for the batch, whatever its sessions do
   if (socket_) accept_some();
 }
 
@@ -107,8 +108,11 @@ void Listener::accept_some() {
     if (fd >= 0) {
       // The peer's address comes from accept itself: a client that reset at once has none
       // left for getpeername, but still gets a session, which sees the reset on its first read.
-      on_accept(UniqueFd(fd),
-                net::Endpoint(&peer, size, family_ == AF_UNIX ? 0 : static_cast<int>(IPPROTO_TCP)));
+      // A parked client stops the batch: the next ones must not overtake it (on_room goes on).
+      if (!on_accept(
+              UniqueFd(fd),
+              net::Endpoint(&peer, size, family_ == AF_UNIX ? 0 : static_cast<int>(IPPROTO_TCP))))
+        return;
       continue;
     }
     const int error = errno;
@@ -129,7 +133,7 @@ void Listener::accept_some() {
   accept_after(Clock::now());  // the batch is used up: on in the next round
 }
 
-void Listener::on_accept(UniqueFd client, const net::Endpoint& peer) {
+bool Listener::on_accept(UniqueFd client, const net::Endpoint& peer) {
   worker_.stats().add(Counter::sessions_accepted_total);
   const net::ClientAddresses addresses{peer, std::nullopt};
   // The PROXY protocol header, when one is expected, says who the client is (and admits it
@@ -140,9 +144,9 @@ void Listener::on_accept(UniqueFd client, const net::Endpoint& peer) {
     AdmissionTicket place;
     route_->admission->reserve(place);
     header_reader_->read(to_asio(std::move(client)), addresses, std::move(place));
-    return;
+    return true;
   }
-  admit(std::move(client), addresses, Clock::now());
+  return admit(std::move(client), addresses, Clock::now());
 }
 
 UniqueFd Listener::from_asio(Socket& client) {

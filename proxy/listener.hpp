@@ -18,7 +18,8 @@
 //              parked_: these clients wait, accepted but not served, until room is made
 //
 // Threads: created, used and closed on its worker's thread only (the control thread posts).
-// Handlers hold shared_from_this(), so a closed Listener goes away when its last one ran.
+// A closed Listener may be destroyed at once: the readers' clients it closed call nothing back,
+// a wake-up from another worker holds only a weak reference, and a posted one a strong one.
 #pragma once
 
 #include <deque>
@@ -79,7 +80,8 @@ class Listener : public std::enable_shared_from_this<Listener>, private EdgePoll
   void on_ready(bool writable) override;
   // Accepts up to kAcceptBatch clients, while may_accept() allows.
   void accept_some();
-  void on_accept(UniqueFd client, const net::Endpoint& peer);
+  // Starts on a client just accepted; false when it was parked (see admit).
+  bool on_accept(UniqueFd client, const net::Endpoint& peer);
   void log_accept_error(int error);
   // Hands a client to a reader (PROXY header, TLS hello): on Asio's reactor from here on.
   Socket to_asio(UniqueFd client);

@@ -103,8 +103,10 @@ class Session : public std::enable_shared_from_this<Session>,
   void on_queue_timeout();
   Clock::time_point lifetime_deadline() const;
   // Opens the backend socket and connects it: 0 when connected, EINPROGRESS while the
-  // poller waits for the result, else the errno of the failure.
+  // connect goes on, else the errno of the failure.
   int open_backend();
+  // Waits in the poller for the connect in progress to finish (on_ready).
+  void wait_for_connect();
   void on_connect(int error);
   // The poller: the connect is done, or the PROXY header may go on.
   void on_ready(bool writable) override;

@@ -49,7 +49,8 @@ void Session::connect_to(ServerRef server) {
   worker_.stats().add(Counter::connect_attempts_total);
   arm_timer(Clock::now() + listener_.timeouts.connect);
   const int error = open_backend();
-  if (error != EINPROGRESS) on_connect(error);
+  if (error == EINPROGRESS) return wait_for_connect();
+  on_connect(error);
 }
 
 int Session::open_backend() {
@@ -64,13 +65,20 @@ int Session::open_backend() {
   if (::connect(backend_.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
     return 0;
   // EINTR: the connect goes on without us, as after EINPROGRESS. A Unix socket whose
-  // listener's backlog is full says EAGAIN: refused, as Asio's connect reports it.
-  if (errno != EINPROGRESS && errno != EINTR) return errno;
+  // listener's backlog is full says EAGAIN: the socket is not connecting and waiting would not
+  // help, so the attempt fails like a refused one (and may go to another server).
+  if (errno == EINTR) return EINPROGRESS;
+  return errno;
+}
+
+void Session::wait_for_connect() {
   socket_watches_.dst = worker_.poller().add(backend_.get(), /*writable=*/true);
-  if (!socket_watches_.dst) return errno;
+  if (!socket_watches_.dst) {  // the set is out of kernel memory: no fault of the server's
+    error_ = errno;
+    return stop(CloseReason::backend_error);
+  }
   // An edge already noted is impossible for a socket just added; the wait always registers.
   worker_.poller().wait(socket_watches_.dst, true, this);
-  return EINPROGRESS;
 }
 
 // The connect finished (the socket is writable, or hung up): SO_ERROR says how. Later, a

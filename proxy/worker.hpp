@@ -72,7 +72,8 @@ class Worker {
   // Any thread. Starts the thread, which runs the loop until drain() was called and the last
   // session ended, then calls `on_stopped` (on the worker's thread).
   void start(std::function<void()> on_stopped);
-  // Any thread. Runs `handler` on the worker's thread, in a later round.
+  // Any thread. Runs `handler` on the worker's thread, never inside this call: from another
+  // thread once the loop sees the wake-up, from the worker's own before the loop blocks again.
   template <typename Handler>
   void post(Handler handler) {
     boost::asio::post(io_, std::move(handler));

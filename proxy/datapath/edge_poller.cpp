@@ -99,8 +99,8 @@ bool EdgePoller::wait(Id id, bool writable, Waiter* waiter) {
   if (!s->wanted[writable]) {
     bool wanted[2] = {s->wanted[0], s->wanted[1]};
     wanted[writable] = true;
-    // Refused (out of kernel memory), the waiter is not woken: its session ends at its idle
-    // timeout, and the other sessions go on.
+    // EPOLL_CTL_MOD allocates nothing: it fails only for a descriptor that left the set
+    // (closed before remove(), a bug), which set_interest logs.
     set_interest(id, *s, wanted);
   }
   return true;
@@ -188,7 +188,7 @@ bool EdgePoller::set_interest(Id id, Slot& slot, const bool (&wanted)[2]) noexce
 }
 
 // A waiter that throws (bad_alloc) costs its own session at most: the rest of the batch holds
-// edges no later round reports again, so nothing may escape into the reactor loop.
+// edges no later round reports again, so nothing may escape into the worker's loop.
 void EdgePoller::wake(Waiter& waiter, bool writable) noexcept {
   try {
     waiter.on_ready(writable);

@@ -26,7 +26,8 @@
 // more); putting it back reports at once a socket that became ready meanwhile. So a bulk source
 // that keeps filling while its channel waits for the destination no longer wakes the worker
 // per segment, and a message flow, whose waiters are in place when bytes come, pays nothing.
-// A socket joins for reading only: writing is asked for by its first writable wait.
+// A socket joins for reading (and writing, when added `writable`: a connecting socket); writing
+// is otherwise asked for by its first writable wait.
 //
 // One thread: the worker's. Waiters are called from poll(), never from wait().
 #pragma once
@@ -59,8 +60,8 @@ class EdgePoller {
   // Adds a socket (see above for the directions it reports; `writable`: writing too, for a
   // socket whose first wait is for writing, such as a connect). Returns 0 when the set refuses
   // it (out of kernel memory or watches): the caller gives up on that socket. Closing the
-  // descriptor takes it out of the set; remove() must come first (or the id's waiters may
-  // still be called).
+  // descriptor takes it out of the set when no other descriptor shares its open file (see
+  // remove); remove() must come first (or the id's waiters may still be called).
   Id add(int fd, bool writable = false);
   // Adds a descriptor of the loop's own, edge-triggered for reading: `waiter` is called (with
   // writable false) on each edge, until remove(), without waiting again. The waiter takes what
