@@ -11,6 +11,7 @@ on its own loopback ports, one in front of each backend (BACKEND_PORTS). Within 
 scenario the contenders run interleaved (A B C ... A B C ...). Only processes started here
 are stopped, by PID, at the end or on any error.
 """
+import contextlib
 import csv
 import json
 import os
@@ -62,8 +63,9 @@ RR_CONNS = [int(x) for x in ENV.get("RR_CONNS", "64" if QUICK else "1,64,512").s
 CONNRATE_INFLIGHT = env_num("CONNRATE_INFLIGHT", 32, 32, int)
 # The bandwidth cap of the "-cap" contenders, per session, backend to client (scenario "cap").
 CAP_BYTES = env_num("CAP_MIB", 50, 50, int) * 2**20
-# How long the "-busy" spliceproxy contender polls a quiet socket before it sleeps in epoll_wait.
-BUSY_POLL = "50us"
+# The "-busy" spliceproxy contender's busy_poll: how long its worker polls without sleeping
+# after a round that handled events.
+BUSY_POLL = ENV.get("BUSY_POLL", "50us")
 PIN = ENV.get("PIN", "1") == "1" and os.cpu_count() >= 2
 ONLY = [x for x in ENV.get("CONTENDERS", "").split(",") if x]
 SCENARIOS = [x for x in ENV.get("SCENARIOS",
@@ -118,6 +120,7 @@ def stop(p):
     """SIGTERM, 5 s grace, SIGKILL; then the same for descendants still alive (socat forks)."""
     kids = children(p.pid)
     if p.poll() is None:
+        os.kill(p.pid, signal.SIGCONT)  # a busy-polling contender is held stopped between turns
         p.terminate()
         try:
             p.wait(5)
@@ -226,6 +229,10 @@ class Contender:
                       if s in SERVICES}
         self.procs = []
         self.failed = None  # why it did not start, if it did not
+        # Busy-polling: HAProxy's busy-polling spins even with no traffic, and would take half
+        # of the proxy core from whichever contender is measured. Such a contender is held
+        # stopped (SIGSTOP) outside its own turns (see turn()).
+        self.spins = name.endswith("-busy")
 
     def port(self, service):
         return BACKEND_PORTS[service] if self.kind == "direct" else self.ports[service]
@@ -243,6 +250,23 @@ class Contender:
                 return f.read()[-chars:]
         except OSError:
             return ""
+
+    def hold(self, held):
+        """Stops (SIGSTOP) or continues (SIGCONT) the contender's processes."""
+        for p in self.procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGSTOP if held else signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def turn(self):
+        """The contender's turn at the load: a spinning one runs only meanwhile."""
+        if self.spins:
+            self.hold(False)
+        try:
+            yield
+        finally:
+            if self.spins:
+                self.hold(True)
 
     def start(self):
         """Starts the proxy and waits for its listeners. A proxy that fails to start is marked
@@ -626,8 +650,11 @@ def interleaved(contenders, label, measure, describe, pause=0):
     raw = {c.name: [] for c in contenders}
     for run in range(RUNS):
         for c in contenders:
-            r = measure(c) if c.alive() else {
-                "error": "did not start" if c.failed else "not running"}
+            if c.alive():
+                with c.turn():
+                    r = measure(c)
+            else:
+                r = {"error": "did not start" if c.failed else "not running"}
             raw[c.name].append(r)
             log(f"{label} run {run + 1} {c.name}: "
                 + (r["error"] if "error" in r else describe(r)))
@@ -1065,6 +1092,8 @@ def main():
             log(f"{c.name} failed to start, the benchmark goes on without it: {c.failed}")
         else:
             log(f"started {c.name}" + (f" (pids {c.pids()}, ports {c.ports})" if c.procs else ""))
+            if c.spins:
+                c.hold(True)  # until its turns (see Contender.spins)
 
     results = {}
     if "cap" in SCENARIOS and capped:

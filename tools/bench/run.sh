@@ -28,7 +28,7 @@ command -v python3 >/dev/null || die "python3 is required"
 settings=""
 for v in QUICK RUNS BULK_SECONDS RR_SECONDS CONNRATE_SECONDS WARMUP IDLE_CONNS SOCAT_IDLE_CONNS \
   STRACE_SECONDS RR_SIZES RR_CONNS CONTENDERS SCENARIOS PIN CAP_MIB REDIS_SECONDS REDIS_CLIENTS \
-  PGBENCH_SECONDS BUSYPOLL_CONNS; do
+  PGBENCH_SECONDS BUSYPOLL_CONNS BUSY_POLL; do
   if [[ -n ${!v:-} ]]; then settings+="$v=${!v} "; fi
 done
 export BENCH_COMMAND="${settings}tools/bench/run.sh${*:+ $*}"
