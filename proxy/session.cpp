@@ -76,7 +76,8 @@ void Session::start_channels() {
   to_client_->set_throttle(throttle_for(Direction::backend_to_client));
   arm_timer(idle_deadline());
   to_backend_->start();
-  if (!stopped_) to_client_->start();
+  // The backend has rarely sent anything yet (unless it speaks first, which the poller reports).
+  if (!stopped_) to_client_->start_waiting();
 }
 
 std::unique_ptr<ChannelThrottle> Session::throttle_for(Direction direction) {

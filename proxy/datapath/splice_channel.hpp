@@ -114,6 +114,12 @@ class SpliceChannel : private EdgePoller::Waiter {
   void set_throttle(std::unique_ptr<ChannelThrottle> throttle) { throttle_ = std::move(throttle); }
   // Moves what it can now, then waits for the reactor. Both sockets must be non-blocking.
   void start() { pump(); }
+  // Waits for the source to be readable first: for a source with nothing to read yet (a
+  // backend just connected), a recv that would say EAGAIN fewer. Bytes that came before are
+  // not missed: the poller noted their edge, or reports them after adding the socket.
+  void start_waiting() {
+    if (!wait(false)) pump();
+  }
 
   // Ends the channel without telling the observer; pending waits finish as no-ops once the
   // sockets are closed. Bytes still buffered are dropped with the pipe that holds them.
