@@ -841,9 +841,6 @@ def rate_cost_rows(rows, names, rate_key, lead):
 def strace_tables(rows, names):
     """The tables of scenario "strace": calls per GiB and per request at 64 connections, per
     request at one connection, per new connection."""
-    def top(r, key):
-        return ", ".join(f"{k} {v:.2f}" for k, v in r.get(key, [])) or "–"
-
     rows = {n: rows[n] for n in names if n in rows}
     out = ["### System calls (`strace -c -f`, separate short pass; strace slows everything)\n",
            "epoll_*: every epoll_wait, epoll_pwait and epoll_ctl call.\n",
@@ -855,26 +852,33 @@ def strace_tables(rows, names):
                    f"| {fmt(r.get('bulk_splice_per_gib'), 0)} "
                    f"| {fmt(r.get('rr_syscalls_per_request'))} "
                    f"| {fmt(r.get('rr_epoll_per_request'))} "
-                   f"| {fmt(r.get('rr_splice_per_request'))} | {top(r, 'rr_top_per_request')} |")
-    out += ["", "One connection under strace (64 B ping-pong, no warm-up):\n",
-            "| contender | syscalls / request | epoll_* / request | splice / request "
-            "| top calls per request |",
-            "| --- | --- | --- | --- | --- |"]
-    for n, r in rows.items():
-        if "rr1_syscalls_per_request" in r:
-            out.append(f"| {n} | {fmt(r['rr1_syscalls_per_request'])} "
-                       f"| {fmt(r['rr1_epoll_per_request'])} "
-                       f"| {fmt(r['rr1_splice_per_request'])} | {top(r, 'rr1_top_per_request')} |")
-    out += ["", f"New connections under strace ({CONNRATE_INFLIGHT} in flight, no warm-up):\n",
-            "| contender | syscalls / connection | epoll_* / connection "
-            "| top calls per connection |",
-            "| --- | --- | --- | --- |"]
-    for n, r in rows.items():
-        if "conn_syscalls_per_connection" in r:
-            out.append(f"| {n} | {fmt(r['conn_syscalls_per_connection'])} "
-                       f"| {fmt(r['conn_epoll_per_connection'])} "
-                       f"| {top(r, 'conn_top_per_connection')} |")
+                   f"| {fmt(r.get('rr_splice_per_request'))} "
+                   f"| {top_calls(r, 'rr_top_per_request')} |")
+    out += strace_subtable(rows, "One connection under strace (64 B ping-pong, no warm-up)",
+                           ["syscalls / request", "epoll_* / request", "splice / request"],
+                           ["rr1_syscalls_per_request", "rr1_epoll_per_request",
+                            "rr1_splice_per_request"], "rr1_top_per_request", "request")
+    out += strace_subtable(rows, f"New connections under strace ({CONNRATE_INFLIGHT} in flight, "
+                           "no warm-up)", ["syscalls / connection", "epoll_* / connection"],
+                           ["conn_syscalls_per_connection", "conn_epoll_per_connection"],
+                           "conn_top_per_connection", "connection")
     out.append("")
+    return out
+
+
+def top_calls(r, key):
+    """The most frequent calls of a strace result, "name count, ...", or "–"."""
+    return ", ".join(f"{k} {v:.2f}" for k, v in r.get(key, [])) or "–"
+
+
+def strace_subtable(rows, title, headings, keys, top_key, unit):
+    """One more table of the strace pass: a row per contender that has `keys`."""
+    out = ["", f"{title}:\n", "| contender | " + " | ".join(headings)
+           + f" | top calls per {unit} |", "| --- " * (len(headings) + 2) + "|"]
+    for n, r in rows.items():
+        if keys[0] in r:
+            out.append(f"| {n} | " + " | ".join(fmt(r[k]) for k in keys)
+                       + f" | {top_calls(r, top_key)} |")
     return out
 
 
@@ -1038,7 +1042,8 @@ def report(results, meta):
             "(select-only, scale 1, fsync off). Transactions/s (without the initial connection "
             "time), median (min–max); the proxy's CPU µs per transaction (its CPU seconds over "
             "the run ÷ transactions), medians over runs.\n")
-        add("| contender | tps | × direct | × best anchor | proxy µs/txn | µs/txn × best anchor |")
+        add("| contender | tps | × direct | × best anchor | proxy µs/txn "
+            "| µs/txn × best anchor |")
         add("| --- | --- | --- | --- | --- | --- |")
         lines += rate_cost_rows(results["pgbench"], names, "tps", "")
         add("")
